@@ -1,0 +1,42 @@
+# Every README command is a target here. `make demo` and `make test` each do the whole set-up first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_HOME ?= $(CURDIR)/.rag-demo
+
+.PHONY: install demo test test-fast lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# Pinned first so the CPU wheel on disk is used; a bare `torch` pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[models,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	RAG_HOME=$(DEMO_HOME) $(BIN)/rag ingest corpus
+	RAG_HOME=$(DEMO_HOME) $(BIN)/rag ask "What is the vanishing gradient problem and how do residual connections help?"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check rag ingest tests scripts
+	$(BIN)/ruff format --check rag ingest tests scripts
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(BIN)/python scripts/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

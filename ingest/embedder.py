@@ -1,0 +1,114 @@
+"""Embedder protocol, the sentence-transformers embedder, and a deterministic hash embedder for tests.
+
+Backends are chosen by name from `EMBEDDERS`; the model argument is a local folder or a hub id
+(the CLI resolves bundled names to folders before it gets here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ingest.errors import ModelError
+
+
+class Embedder(Protocol):
+    name: str  # recorded in the collection; a different name on the same collection is an error
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {}
+
+
+def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:
+    def deco(factory: Callable[..., Embedder]) -> Callable[..., Embedder]:
+        EMBEDDERS[name] = factory
+        return factory
+
+    return deco
+
+
+def make_embedder(backend: str, model: str, *, name: str | None = None, **kwargs: Any) -> Embedder:
+    try:
+        factory = EMBEDDERS[backend]
+    except KeyError:
+        raise ModelError(f"unknown embedder backend {backend!r} (known: {', '.join(sorted(EMBEDDERS))})") from None
+    return factory(model, name=name or f"{backend}:{model}", **kwargs)
+
+
+@register_embedder("sentence-transformers")
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str, *, name: str, device: str = "cpu", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(model, device=device)
+        except Exception as exc:  # OSError for missing files, HF errors for hub ids offline
+            raise ModelError(f"cannot load embedder {model!r}: {str(exc).splitlines()[0]}") from None
+        self.name = name
+        dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
+        self.dim = int(dim or self.model.get_sentence_embedding_dimension() or 0)
+        self.max_tokens = int(self.model.max_seq_length or 256)
+        self.batch_size = batch_size
+        self._tokenizer = self.model.tokenizer
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@register_embedder("hash")
+class HashEmbedder:
+    """Bag of hashed lower-cased words: deterministic, instant, and good enough that a query shares
+    a direction with passages that contain its words. For tests and smoke runs only."""
+
+    def __init__(self, model: str = "64", *, name: str, delay: float = 0.0) -> None:
+        self.dim = int(model) if model.isdigit() else 64
+        self.name = name
+        self.max_tokens = 256
+        self.delay = delay
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if self.delay:
+            import time
+
+            time.sleep(self.delay * len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+                out[row, h % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_WORD.findall(t)) for t in texts]

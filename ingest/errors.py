@@ -1,0 +1,23 @@
+"""The small error hierarchy shared by both halves; the CLI turns these into one red line and exit 1."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """An expected failure with a message meant for the user (no traceback)."""
+
+
+class InputError(RagError):
+    """A file or argument that cannot be used as given."""
+
+
+class StoreError(RagError):
+    """The vector store is missing, unreachable or inconsistent with the request."""
+
+
+class EmbedderMismatch(StoreError):
+    """A collection was built with another embedder than the one asked for."""
+
+
+class ModelError(RagError):
+    """A model spec cannot be resolved or loaded."""

@@ -1,0 +1,93 @@
+"""The BM25 leg: an index over the same chunks as the vector store, rebuilt at the end of every
+ingest that changed something (never per query) and written atomically next to the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
+STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have he her his i if in into is it its of on or our she
+    so than that the their them then there these they this to was we were what when where which who will
+    with you your do does did not no can could would should about how why
+    el la los las lo un una unos unas de del al y o u e en es son ser que se por para con sin sobre
+    su sus mi mis tu tus le les me te nos como mas pero si ya muy tambien este esta estos estas ese esa
+    eso esto hay fue han ha qué cómo cuál cuando donde quien""".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so 'región' matches 'region' typed without them."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenize(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+
+
+class LexicalIndex:
+    def __init__(self, bm25: object, ids: list[str]) -> None:
+        self._bm25 = bm25
+        self.ids = ids
+
+    @classmethod
+    def build(cls, records: Iterable[tuple[str, str]]) -> LexicalIndex | None:
+        import bm25s
+
+        ids: list[str] = []
+        corpus: list[list[str]] = []
+        for chunk_id, text in records:
+            ids.append(chunk_id)
+            corpus.append(tokenize(text) or ["_empty_"])
+        if not ids:
+            return None
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        return cls(bm25, ids)
+
+    def save(self, folder: Path) -> None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        self._bm25.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
+        (tmp / "ids.json").write_text(json.dumps(self.ids))
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex | None:
+        if not (folder / "ids.json").exists():
+            return None
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+        ids = json.loads((folder / "ids.json").read_text())
+        return cls(bm25, ids)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        bm25 = self._bm25
+        vocab = bm25.vocab_dict  # type: ignore[attr-defined]
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)  # type: ignore[attr-defined]
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

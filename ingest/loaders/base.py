@@ -1,0 +1,75 @@
+"""Shared loader plumbing: the registry, options, and safe text decoding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import InputError
+from ingest.types import Document
+
+# Two bytes that real text files essentially never contain; used to refuse binaries renamed .txt.
+_BINARY_SNIFF = 8192
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    password: str | None = None
+
+
+Loader = Callable[[Path, LoadOptions], Document]
+registry: dict[str, Loader] = {}
+
+
+def register(*suffixes: str) -> Callable[[Loader], Loader]:
+    def deco(fn: Loader) -> Loader:
+        for suffix in suffixes:
+            registry[suffix] = fn
+        return fn
+
+    return deco
+
+
+def read_text(path: Path) -> tuple[str, list[str]]:
+    """Decode a text file. UTF-8 (with or without BOM) first; legacy Windows-1252 text, common in
+    older Spanish course material, is decoded with a warning rather than dropped."""
+    data = path.read_bytes()
+    if b"\x00" in data[:_BINARY_SNIFF]:
+        raise InputError("binary data, not text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+        return text, [f"not UTF-8 (invalid byte at offset {exc.start}); decoded as Windows-1252"]
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, object], str, int]:
+    """YAML front-matter → (metadata, body, offset of body in text)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text, 0
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML front-matter: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        return {}, text, 0
+    return data, text[match.end() :], match.end()
+
+
+_PARA = re.compile(r"\S(?:.*?)(?=\n[ \t]*\n|\Z)", re.S)
+
+
+def paragraphs(text: str, base: int = 0) -> list[tuple[str, int, int]]:
+    """Blank-line separated paragraphs with their character offsets (offset by base)."""
+    return [(m.group(0).strip(), base + m.start(), base + m.end()) for m in _PARA.finditer(text)]

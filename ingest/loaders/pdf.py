@@ -1,0 +1,61 @@
+"""PDF via pypdf: one unit per paragraph, each tagged with its 1-based page number."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ingest.errors import InputError
+from ingest.loaders.base import LoadOptions, paragraphs, register
+from ingest.types import Document, MetaValue, Unit
+
+
+@register(".pdf")
+def load_pdf(path: Path, options: LoadOptions) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd objects are noise here
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            # Many PDFs are "encrypted" with an empty user password and open for anyone.
+            if not reader.decrypt("") and not (options.password and reader.decrypt(options.password)):
+                hint = "wrong --password" if options.password else "use --password"
+                raise InputError(f"password-protected PDF ({hint})")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except InputError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise InputError(f"cannot read PDF: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    units: list[Unit] = []
+    empty: list[int] = []
+    offset = 0
+    for number, page_text in enumerate(pages, start=1):
+        if not page_text.strip():
+            empty.append(number)
+        for para, start, end in paragraphs(page_text, offset):
+            units.append(Unit(para, start, end, page=number))
+        offset += len(page_text) + 1
+    warnings = []
+    if empty:
+        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer: {_ranges(empty)}")
+    meta: dict[str, MetaValue] = {"pages": len(pages)}
+    if info is not None:
+        if info.title and str(info.title).strip():
+            meta["title"] = str(info.title).strip()
+        if info.author and str(info.author).strip():
+            meta["speaker"] = str(info.author).strip()
+    return Document(str(path), "pdf", units, meta, warnings)
+
+
+def _ranges(numbers: list[int]) -> str:
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in numbers[1:] + [0]:
+        if n != prev + 1:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+            start = n
+        prev = n
+    return "p. " + ", ".join(out)

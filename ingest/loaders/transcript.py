@@ -1,0 +1,63 @@
+"""Transcripts written as text: `**Speaker:** words` or `Speaker: words` turns and inline
+timestamps such as `[00:04:01]` or the Markdown-escaped `\\[04:01.06\\]`."""
+
+from __future__ import annotations
+
+import re
+
+from ingest.loaders.base import paragraphs
+from ingest.types import Unit
+
+TIMESTAMP = re.compile(r"\\?\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?\\?\]")
+_BOLD_TURN = re.compile(r"^\*\*([^*\n]{1,60}?):?\*\*:?\s*")
+_PLAIN_TURN = re.compile(r"^([A-ZÁÉÍÓÚÑ][\w.'’ -]{0,40}?):\s+(?=\S)")
+
+
+def to_seconds(match: re.Match[str]) -> float:
+    hours, minutes, seconds, frac = match.groups()
+    value = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    return value + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+def looks_like_transcript(text: str) -> bool:
+    head = text[:20000]
+    stamps = len(TIMESTAMP.findall(head))
+    turns = sum(1 for line in head.splitlines() if _BOLD_TURN.match(line))
+    return stamps >= 2 or turns >= 3
+
+
+def parse(text: str, base: int = 0) -> list[Unit]:
+    """One unit per paragraph, each with the speaker of its turn and the time span between the
+    timestamp in force when it starts and the next one after it."""
+    raw: list[tuple[str, int, int, str | None, float | None]] = []
+    speaker: str | None = None
+    now: float | None = None
+    has_times = TIMESTAMP.search(text) is not None
+    if has_times:
+        now = 0.0
+    for para, start, end in paragraphs(text, base):
+        body = para
+        first = TIMESTAMP.match(body)
+        if first:
+            now = to_seconds(first)
+            body = body[first.end() :].lstrip()
+        turn = _BOLD_TURN.match(body) or _PLAIN_TURN.match(body)
+        if turn:
+            speaker = turn.group(1).strip()
+            body = body[turn.end() :]
+            lead = TIMESTAMP.match(body)
+            if lead:
+                now = to_seconds(lead)
+        clean = re.sub(r"\s+", " ", TIMESTAMP.sub("", body)).strip()
+        if clean:
+            # The speaker's name stays in the text so retrieval and the model can see who speaks.
+            shown = f"{speaker}: {clean}" if turn and speaker else clean
+            raw.append((shown, start, end, speaker, now))
+        stamps = list(TIMESTAMP.finditer(body))
+        if stamps:
+            now = to_seconds(stamps[-1])
+    units = []
+    for i, (shown, start, end, who, t) in enumerate(raw):
+        nxt = next((r[4] for r in raw[i + 1 :] if r[4] is not None and t is not None and r[4] > t), None)
+        units.append(Unit(shown, start, end, start_s=t, end_s=nxt if nxt is not None else t, speaker=who))
+    return units

@@ -1,0 +1,77 @@
+"""What has been ingested: one row per (collection, file) with its hash, size, mtime and the config
+that produced its chunks. SQLite, so each file's entry commits atomically and a killed run
+leaves a consistent record.
+
+The sync protocol built on it (see pipeline): a file's row is removed *before* its chunks are
+touched and written back only after the store holds its new chunks. A run killed in between leaves
+the file without a row, so the next run redoes it; chunk ids are content-derived, so redoing it
+converges to the same chunks without duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    config: str
+    chunks: int
+    ingested_at: str
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS files (collection TEXT, path TEXT, sha256 TEXT, size INTEGER,"
+            " mtime_ns INTEGER, config TEXT, chunks INTEGER, ingested_at TEXT, PRIMARY KEY (collection, path))"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS runs (collection TEXT, finished_at TEXT, summary TEXT)"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def entries(self, collection: str) -> dict[str, FileEntry]:
+        rows = self._db.execute(
+            "SELECT path, sha256, size, mtime_ns, config, chunks, ingested_at FROM files WHERE collection=?",
+            (collection,),
+        ).fetchall()
+        return {r[0]: FileEntry(*r) for r in rows}
+
+    def put(self, collection: str, entry: FileEntry) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?)",
+            (collection, entry.path, entry.sha256, entry.size, entry.mtime_ns, entry.config, entry.chunks, entry.ingested_at),
+        )
+
+    def remove(self, collection: str, path: str) -> None:
+        self._db.execute("DELETE FROM files WHERE collection=? AND path=?", (collection, path))
+
+    def drop_collection(self, collection: str) -> None:
+        self._db.execute("DELETE FROM files WHERE collection=?", (collection,))
+
+    def record_run(self, collection: str, summary: str) -> None:
+        self._db.execute("INSERT INTO runs VALUES (?,?,?)", (collection, now_iso(), summary))
+
+    def last_run(self, collection: str) -> str | None:
+        row = self._db.execute(
+            "SELECT finished_at FROM runs WHERE collection=? ORDER BY rowid DESC LIMIT 1", (collection,)
+        ).fetchone()
+        return row[0] if row else None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

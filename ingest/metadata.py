@@ -1,0 +1,102 @@
+"""Talk/document metadata from outside the file: a sidecar next to it (`talk.srt` + `talk.meta.yaml`)
+or a folder-level `metadata.yaml` (defaults for the folder, plus a `files:` mapping per file name).
+
+Precedence, weakest first: folder defaults < folder `files:` entry < what the file says itself
+(front-matter, PDF info) < sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import InputError
+from ingest.types import MetaValue
+
+FOLDER_FILES = ("metadata.yaml", "metadata.yml", "metadata.json")
+SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
+
+
+def is_metadata_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name in FOLDER_FILES or name.endswith(SIDECAR_SUFFIXES)
+
+
+def sidecar_for(path: Path) -> Path | None:
+    for suffix in SIDECAR_SUFFIXES:
+        candidate = path.with_name(path.stem + suffix)
+        if candidate.is_file():
+            return candidate
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            data = json.loads(raw)
+        else:
+            import yaml
+
+            data = yaml.safe_load(raw)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"metadata file {path.name}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # yaml.YAMLError without importing yaml at module level
+        raise InputError(f"metadata file {path.name}: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"metadata file {path.name} is not a mapping")
+    return data
+
+
+def _scalars(data: dict[str, Any]) -> dict[str, MetaValue]:
+    out: dict[str, MetaValue] = {}
+    for key, value in data.items():
+        if isinstance(value, (str, int, float, bool)):
+            out[str(key)] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[str(key)] = ", ".join(value)
+        elif value is not None and not isinstance(value, (dict, list)):
+            out[str(key)] = str(value)  # dates
+    return out
+
+
+def external_metadata(path: Path) -> tuple[dict[str, MetaValue], dict[str, MetaValue], list[Path]]:
+    """Metadata for `path` from outside it: (folder-level, sidecar, files read)."""
+    folder: dict[str, MetaValue] = {}
+    used: list[Path] = []
+    for name in FOLDER_FILES:
+        candidate = path.parent / name
+        if candidate.is_file():
+            data = _read_mapping(candidate)
+            folder.update(_scalars({k: v for k, v in data.items() if k != "files"}))
+            per_file = data.get("files")
+            if isinstance(per_file, dict) and isinstance(per_file.get(path.name), dict):
+                folder.update(_scalars(per_file[path.name]))
+            used.append(candidate)
+            break
+    sidecar: dict[str, MetaValue] = {}
+    side = sidecar_for(path)
+    if side is not None:
+        sidecar = _scalars(_read_mapping(side))
+        used.append(side)
+    return folder, sidecar, used
+
+
+_ES = {"el", "la", "los", "las", "de", "que", "y", "en", "un", "una", "es", "por", "para", "con", "del", "se", "no", "lo", "como", "más"}
+_EN = {"the", "of", "and", "to", "in", "is", "that", "it", "for", "on", "with", "as", "this", "are", "be", "was", "you", "we", "not", "or"}
+
+
+def guess_language(text: str) -> str | None:
+    """A cheap es/en guess by function-word counts; enough to filter a bilingual course archive."""
+    words = [w.strip(".,;:!?¿¡()\"'").lower() for w in text[:20000].split()]
+    es = sum(w in _ES for w in words)
+    en = sum(w in _EN for w in words)
+    if es + en < 5:
+        return None
+    return "es" if es > en else "en"

@@ -1,0 +1,338 @@
+"""plan → load → chunk → embed → write, with incremental sync against the manifest.
+
+Per file, the store is changed in a crash-safe order (see `ingest.manifest`): drop the manifest row,
+upsert new chunks, refresh metadata of kept chunks, delete stale ones, write the row back.
+Chunks whose content-derived id is already stored keep their vectors and are not re-embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ingest.chunking import ChunkConfig, chunk_document
+from ingest.discover import discover
+from ingest.embedder import Embedder
+from ingest.errors import InputError
+from ingest.lexical import LexicalIndex
+from ingest.loaders import LoadOptions, loader_for
+from ingest.manifest import FileEntry, Manifest, now_iso
+from ingest.metadata import external_metadata, guess_language
+from ingest.store import ChromaStore, VectorCollection
+from ingest.types import Chunk, MetaValue
+
+STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    collection: str = "default"
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    prune: bool = True
+    dry_run: bool = False
+    reembed: bool = False
+    password: str | None = None
+    max_file_bytes: int = 200 * 1024 * 1024
+    embed_group: int = 512  # chunks embedded together; bigger groups pad less
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str
+    chunks: int = 0
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    root: str
+    dry_run: bool
+    results: list[FileResult] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    collection_chunks: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def changed(self) -> bool:
+        return any(r.status in ("added", "updated", "removed") for r in self.results)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["summary"] = {s: self.count(s) for s in STATUSES}
+        return data
+
+
+class Progress(Protocol):
+    def start(self, files: int) -> None: ...
+    def file_done(self, path: str, status: str) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, files: int) -> None: ...
+    def file_done(self, path: str, status: str) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
+
+
+@dataclass
+class _Pending:
+    result: FileResult
+    chunks: list[Chunk]
+    entry: FileEntry
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_key(path: Path) -> str:
+    return path.resolve().as_posix()
+
+
+def _title(path: Path, meta: dict[str, MetaValue]) -> str:
+    title = str(meta.get("title") or "").strip()
+    return title or path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: ChromaStore,
+        manifest: Manifest,
+        embedder: Embedder,
+        lexical_dir: Path,
+        options: IngestOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.embedder = embedder
+        self.lexical_dir = lexical_dir
+        self.options = options
+        self.progress = progress or _NoProgress()
+        self.config_key = f"{options.chunk.key}|{embedder.name}"
+
+    # ---- planning -------------------------------------------------------------------------
+    def run(self, root: Path) -> IngestReport:
+        t0 = time.perf_counter()
+        opts = self.options
+        if not root.exists():
+            raise InputError(f"{root}: no such file or folder")
+        report = IngestReport(opts.collection, str(root), opts.dry_run)
+        found = discover(root)
+        for path, reason in found.problems:
+            report.results.append(FileResult(str(path), "failed", reason=reason))
+        for path in found.unsupported:
+            report.results.append(FileResult(str(path), "skipped", reason=f"unsupported type '{path.suffix or path.name}'"))
+
+        if opts.reembed and not opts.dry_run:
+            self.manifest.drop_collection(opts.collection)
+        entries = self.manifest.entries(opts.collection)
+        todo: list[tuple[Path, FileEntry | None]] = []
+        seen: set[str] = set()
+        for path in found.files:
+            key = source_key(path)
+            seen.add(key)
+            entry = entries.get(key)
+            try:
+                st = path.stat()
+            except OSError as exc:
+                report.results.append(FileResult(key, "failed", reason=exc.strerror or str(exc)))
+                continue
+            if (
+                entry is not None
+                and not opts.reembed
+                and entry.size == st.st_size
+                and entry.mtime_ns == st.st_mtime_ns
+                and entry.config == self.config_key
+            ):
+                report.results.append(FileResult(key, "unchanged", chunks=entry.chunks))
+            else:
+                todo.append((path, entry))
+        gone: list[FileEntry] = []
+        if opts.prune:
+            prefix = source_key(root) + ("/" if root.is_dir() else "")
+            gone = [e for k, e in entries.items() if k not in seen and (k == prefix or k.startswith(prefix))]
+
+        if opts.dry_run:
+            self._plan_only(todo, gone, report)
+            report.seconds = time.perf_counter() - t0
+            return report
+
+        collection = self.store.open_for_write(opts.collection, self.embedder.name, self.embedder.dim, replace=opts.reembed)
+        self.lexical_dir.parent.mkdir(parents=True, exist_ok=True)
+        dirty = self.lexical_dir.with_name(self.lexical_dir.name + ".dirty")
+        self.progress.start(len(todo) + len(gone))
+        try:
+            for entry in gone:
+                dirty.touch()
+                self.manifest.remove(opts.collection, entry.path)
+                collection.delete(sorted(collection.ids_for_source(entry.path)))
+                report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks))
+                self.progress.file_done(entry.path, "removed")
+            pending: list[_Pending] = []
+            for path, entry in todo:
+                item = self._prepare(path, entry, report)
+                if item is not None:
+                    pending.append(item)
+                if sum(len(p.chunks) for p in pending) >= opts.embed_group:
+                    self._write(pending, collection, report, dirty)
+                    pending = []
+            self._write(pending, collection, report, dirty)
+        finally:
+            report.seconds = time.perf_counter() - t0
+        if dirty.exists() or not (self.lexical_dir / "ids.json").exists():
+            self.rebuild_lexical(collection)
+            dirty.unlink(missing_ok=True)
+        report.collection_chunks = collection.count()
+        collection.set_metadata(last_ingest=now_iso())
+        self.manifest.record_run(opts.collection, f"{report.count('added')} added, {report.count('updated')} updated")
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _plan_only(self, todo: list[tuple[Path, FileEntry | None]], gone: list[FileEntry], report: IngestReport) -> None:
+        for path, entry in todo:
+            key = source_key(path)
+            if entry is None:
+                report.results.append(FileResult(key, "added", reason="new file"))
+                continue
+            try:
+                same = entry.sha256 == sha256_file(path)
+            except OSError as exc:
+                report.results.append(FileResult(key, "failed", reason=exc.strerror or str(exc)))
+                continue
+            if same and entry.config == self.config_key and not self.options.reembed:
+                report.results.append(FileResult(key, "unchanged", chunks=entry.chunks, reason="touched, same content"))
+            else:
+                why = "content changed" if not same else "settings changed"
+                report.results.append(FileResult(key, "updated", chunks=entry.chunks, reason=why))
+        for entry in gone:
+            report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason="file gone"))
+
+    # ---- per file ---------------------------------------------------------------------------
+    def _prepare(self, path: Path, entry: FileEntry | None, report: IngestReport) -> _Pending | None:
+        key = source_key(path)
+        status = "added" if entry is None else "updated"
+        result = FileResult(key, status)
+        try:
+            st = path.stat()
+            if st.st_size > self.options.max_file_bytes:
+                limit = self.options.max_file_bytes / 2**20
+                raise InputError(f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)")
+            if st.st_size == 0:
+                raise InputError("empty file")
+            digest = sha256_file(path)
+            if entry is not None and digest == entry.sha256 and entry.config == self.config_key:
+                # Touched but identical: remember the new mtime so it is not even hashed next time.
+                new = FileEntry(key, digest, st.st_size, st.st_mtime_ns, entry.config, entry.chunks, entry.ingested_at)
+                self.manifest.put(self.options.collection, new)
+                result.status, result.chunks = "unchanged", entry.chunks
+                report.results.append(result)
+                self.progress.file_done(key, "unchanged")
+                return None
+            chunks = self._chunks(path, key, result)
+        except InputError as exc:
+            return self._fail(result, str(exc), report)
+        except PermissionError:
+            return self._fail(result, "permission denied", report)
+        except OSError as exc:
+            return self._fail(result, exc.strerror or str(exc), report)
+        except RecursionError:
+            return self._fail(result, "file too deeply nested to parse", report)
+        except Exception as exc:  # a loader tripping on malformed input must not abort the run
+            return self._fail(result, f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}", report)
+        entry_out = FileEntry(key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso())
+        return _Pending(result, chunks, entry_out)
+
+    def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
+        loader = loader_for(path)
+        assert loader is not None
+        doc = loader(path, LoadOptions(password=self.options.password))
+        folder_meta, sidecar_meta, _ = external_metadata(path)
+        doc.meta = {**folder_meta, **doc.meta, **sidecar_meta}
+        result.warnings.extend(doc.warnings)
+        if not any(u.text.strip() for u in doc.units):
+            raise InputError("no text found" + (f" ({doc.warnings[-1]})" if doc.warnings else ""))
+        if "language" not in doc.meta:
+            lang = guess_language(" ".join(u.text for u in doc.units[:200]))
+            if lang:
+                doc.meta["language"] = lang
+        return chunk_document(doc, key, _title(path, doc.meta), self.embedder.count_tokens, self.options.chunk)
+
+    def _fail(self, result: FileResult, reason: str, report: IngestReport) -> None:
+        # The file's previous chunks and manifest row stay as they were.
+        result.status, result.reason = "failed", reason
+        report.results.append(result)
+        self.progress.file_done(result.path, "failed")
+        return None
+
+    def _write(self, pending: list[_Pending], collection: VectorCollection, report: IngestReport, dirty: Path) -> None:
+        if not pending:
+            return
+        existing = {p.entry.path: collection.ids_for_source(p.entry.path) for p in pending}
+        fresh = [c for p in pending for c in p.chunks if c.id not in existing[p.entry.path]]
+        vectors = self._embed(fresh, report)
+        row = {c.id: i for i, c in enumerate(fresh)}
+        dirty.touch()
+        for p in pending:
+            key = p.entry.path
+            self.manifest.remove(self.options.collection, key)
+            new = [c for c in p.chunks if c.id in row]
+            kept = [c for c in p.chunks if c.id not in row]
+            if new:
+                collection.upsert(new, vectors[[row[c.id] for c in new]])
+            if kept:
+                collection.update_metadata(kept)
+            stale = existing[key] - {c.id for c in p.chunks}
+            if stale:
+                collection.delete(sorted(stale))
+            self.manifest.put(self.options.collection, p.entry)
+            p.result.chunks = len(p.chunks)
+            report.chunks_reused += len(kept)
+            report.results.append(p.result)
+            self.progress.file_done(key, p.result.status)
+
+    def _embed(self, chunks: list[Chunk], report: IngestReport) -> object:
+        import numpy as np
+
+        if not chunks:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        t0 = time.perf_counter()
+        # Sort by length so each batch pads little, then report progress per slice.
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+        out = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
+        step = 128
+        for i in range(0, len(order), step):
+            idx = order[i : i + step]
+            out[idx] = self.embedder.embed([chunks[j].text for j in idx])
+            self.progress.embedded(len(idx))
+        report.embed_seconds += time.perf_counter() - t0
+        report.chunks_embedded += len(chunks)
+        report.tokens_embedded += sum(self.embedder.count_tokens([c.text for c in chunks]))
+        return out
+
+    def rebuild_lexical(self, collection: VectorCollection) -> None:
+        index = LexicalIndex.build((i, t) for i, t, _ in collection.iter_records())
+        if index is None:
+            from ingest.lexical import remove
+
+            remove(self.lexical_dir)
+        else:
+            index.save(self.lexical_dir)
+

@@ -1,0 +1,213 @@
+"""The store contract over Chroma, embedded on disk or a server over HTTP.
+
+A collection records the embedder that filled it (name and dimension) in its metadata, so a query
+or a later ingest with another embedder is refused instead of silently mixing vector spaces.
+Chroma's own default embedding function is never used: vectors always come from our embedder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.errors import EmbedderMismatch, InputError, StoreError
+from ingest.types import Chunk
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+BATCH = 2000
+SCHEMA = 1
+
+
+def check_collection_name(name: str) -> str:
+    if not _NAME.match(name) or ".." in name:
+        raise InputError(
+            f"invalid collection name {name!r}: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    chunks: int
+    embedder: str
+    dim: int
+    last_ingest: str | None
+
+
+class VectorCollection:
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.name: str = raw.name
+        meta = raw.metadata or {}
+        self.embedder: str = str(meta.get("embedder", ""))
+        self.dim: int = int(meta.get("dim", 0))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._raw.metadata or {})
+
+    def set_metadata(self, **values: Any) -> None:
+        merged = {**self.metadata, **values}
+        self._raw.modify(metadata=merged)
+
+    def count(self) -> int:
+        return int(self._raw.count())
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for i in range(0, len(chunks), BATCH):
+            part = chunks[i : i + BATCH]
+            self._raw.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[i : i + BATCH],
+                documents=[c.text for c in part],
+                metadatas=[c.to_metadata() for c in part],
+            )
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        for i in range(0, len(chunks), BATCH):
+            part = chunks[i : i + BATCH]
+            self._raw.update(ids=[c.id for c in part], metadatas=[c.to_metadata() for c in part])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), BATCH):
+            self._raw.delete(ids=ids[i : i + BATCH])
+
+    def ids_for_source(self, source: str) -> set[str]:
+        return set(self._raw.get(where={"source": source}, include=[])["ids"])
+
+    def sources(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, _, meta in self.iter_records(include_text=False):
+            src = str(meta.get("source", ""))
+            counts[src] = counts.get(src, 0) + 1
+        return counts
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        if not ids:
+            return []
+        res = self._raw.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: Chunk.from_record(i, d or "", m or {})
+            for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def get_where(self, where: dict[str, Any]) -> list[Chunk]:
+        res = self._raw.get(where=where, include=["documents", "metadatas"])
+        return [
+            Chunk.from_record(i, d or "", m or {})
+            for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        ]
+
+    def search(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks with cosine similarity (1 - cosine distance)."""
+        n = self.count()
+        if n == 0:
+            return []
+        res = self._raw.query(
+            query_embeddings=[vector],
+            n_results=min(k, n),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
+            out.append((Chunk.from_record(i, d or "", m or {}), 1.0 - float(dist)))
+        return out
+
+    def iter_records(self, *, include_text: bool = True, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        include = ["documents", "metadatas"] if include_text else ["metadatas"]
+        offset = 0
+        while True:
+            res = self._raw.get(include=include, limit=page, offset=offset)
+            ids = res["ids"]
+            if not ids:
+                return
+            docs = res["documents"] if include_text else [""] * len(ids)
+            for i, d, m in zip(ids, docs, res["metadatas"], strict=True):
+                yield i, d or "", m or {}
+            offset += len(ids)
+
+
+class ChromaStore:
+    """One Chroma database: an on-disk folder (default) or a server at `url`."""
+
+    def __init__(self, path: Path | None = None, *, url: str | None = None, token: str | None = None) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        self.location = url or str(path)
+        try:
+            if url:
+                from urllib.parse import urlparse
+
+                parsed = urlparse(url if "://" in url else f"http://{url}")
+                headers = {"Authorization": f"Bearer {token}"} if token else None
+                self.client = chromadb.HttpClient(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    headers=headers,
+                    settings=settings,
+                )
+                self.client.heartbeat()
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+        except (ValueError, ConnectionError, OSError) as exc:
+            raise StoreError(f"cannot open Chroma store at {self.location}: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # chromadb wraps transport errors in its own types
+            raise StoreError(f"cannot open Chroma store at {self.location}: {type(exc).__name__}: {exc}") from None
+
+    def names(self) -> list[str]:
+        return sorted(c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
+
+    def open(self, name: str) -> VectorCollection:
+        check_collection_name(name)
+        if name not in self.names():
+            raise StoreError(f"no collection {name!r} in {self.location}; run `rag ingest PATH --collection {name}` first")
+        return VectorCollection(self.client.get_collection(name, embedding_function=None))
+
+    def open_for_write(self, name: str, embedder: str, dim: int, *, replace: bool = False) -> VectorCollection:
+        """Open or create a collection bound to `embedder`; refuse another embedder unless `replace`."""
+        check_collection_name(name)
+        if name in self.names():
+            col = VectorCollection(self.client.get_collection(name, embedding_function=None))
+            if col.embedder == embedder and col.dim == dim:
+                return col
+            if not replace:
+                raise EmbedderMismatch(
+                    f"collection {name!r} was built with embedder {col.embedder} (dim {col.dim}); "
+                    f"this run uses {embedder} (dim {dim}). Re-run with --reembed to rebuild it with the "
+                    "new embedder, or choose another --collection"
+                )
+            self.client.delete_collection(name)
+        raw = self.client.create_collection(
+            name,
+            embedding_function=None,
+            metadata={"embedder": embedder, "dim": dim, "rag_schema": SCHEMA},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        return VectorCollection(raw)
+
+    def drop(self, name: str) -> None:
+        if name in self.names():
+            self.client.delete_collection(name)
+
+    def info(self) -> list[CollectionInfo]:
+        out = []
+        for name in self.names():
+            col = VectorCollection(self.client.get_collection(name, embedding_function=None))
+            meta = col.metadata
+            out.append(CollectionInfo(name, col.count(), col.embedder, col.dim, meta.get("last_ingest")))
+        return out

@@ -1,0 +1,162 @@
+"""Typed records that travel through the pipeline: Unit → Document → Chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MetaValue = str | int | float | bool
+# Chroma also takes lists of one scalar type (used for speakers).
+StoreValue = MetaValue | list[str]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A natural piece of a document that a chunk should not cut if it can help it:
+    a paragraph, a subtitle cue, a speaker turn or a PDF page."""
+
+    text: str
+    start_char: int = 0
+    end_char: int = 0
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    speaker: str | None = None
+    section: str | None = None
+
+
+@dataclass
+class Document:
+    """What a loader returns: the units plus document-level metadata (title, speaker, date, ...)."""
+
+    path: str
+    kind: str
+    units: list[Unit]
+    meta: dict[str, MetaValue] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# Metadata keys a chunk carries in the store; everything a citation or a filter needs.
+CHUNK_KEYS = (
+    "source",
+    "source_name",
+    "title",
+    "kind",
+    "chunk_index",
+    "start_char",
+    "end_char",
+    "page_start",
+    "page_end",
+    "start_s",
+    "end_s",
+    "speakers",
+    "section",
+    "language",
+    "date",
+    "date_num",
+    "url",
+    "content_hash",
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    source: str
+    chunk_index: int
+    title: str
+    kind: str
+    content_hash: str
+    start_char: int = 0
+    end_char: int = 0
+    page_start: int | None = None
+    page_end: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    speakers: tuple[str, ...] = ()
+    section: str | None = None
+    language: str | None = None
+    date: str | None = None
+    url: str | None = None
+    extra: dict[str, MetaValue] = field(default_factory=dict)
+
+    @property
+    def source_name(self) -> str:
+        return self.source.rsplit("/", 1)[-1]
+
+    def to_metadata(self) -> dict[str, StoreValue]:
+        """Flat metadata for Chroma, which rejects None and lists."""
+        raw: dict[str, Any] = {
+            "source": self.source,
+            "source_name": self.source_name,
+            "title": self.title,
+            "kind": self.kind,
+            "chunk_index": self.chunk_index,
+            "start_char": self.start_char,
+            "end_char": self.end_char,
+            "page_start": self.page_start,
+            "page_end": self.page_end,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            # A list, so `{"speakers": {"$contains": name}}` matches whole names.
+            "speakers": list(self.speakers) if self.speakers else None,
+            "section": self.section,
+            "language": self.language,
+            "date": self.date,
+            "date_num": date_number(self.date),
+            "url": self.url,
+            "content_hash": self.content_hash,
+        }
+        for key, value in self.extra.items():
+            raw.setdefault(f"meta_{key}", value)
+        return {k: v for k, v in raw.items() if v is not None}
+
+    @classmethod
+    def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        raw_speakers = meta.get("speakers") or []
+        speakers = tuple(str(s) for s in raw_speakers) if isinstance(raw_speakers, list) else (str(raw_speakers),)
+        extra = {k[5:]: v for k, v in meta.items() if k.startswith("meta_")}
+        return cls(
+            id=chunk_id,
+            text=text,
+            source=str(meta.get("source", "")),
+            chunk_index=int(meta.get("chunk_index", 0)),
+            title=str(meta.get("title", "")),
+            kind=str(meta.get("kind", "")),
+            content_hash=str(meta.get("content_hash", "")),
+            start_char=int(meta.get("start_char", 0)),
+            end_char=int(meta.get("end_char", 0)),
+            page_start=_opt_int(meta.get("page_start")),
+            page_end=_opt_int(meta.get("page_end")),
+            start_s=_opt_float(meta.get("start_s")),
+            end_s=_opt_float(meta.get("end_s")),
+            speakers=speakers,
+            section=_opt_str(meta.get("section")),
+            language=_opt_str(meta.get("language")),
+            date=_opt_str(meta.get("date")),
+            url=_opt_str(meta.get("url")),
+            extra=extra,
+        )
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def date_number(date: str | None) -> int | None:
+    """'2024-03-07' → 20240307 (Chroma compares only numbers); partial dates pad with 0."""
+    if not date:
+        return None
+    digits = "".join(ch for ch in str(date)[:10] if ch.isdigit())
+    if len(digits) < 4:
+        return None
+    return int(digits[:8].ljust(8, "0"))

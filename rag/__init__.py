@@ -1,0 +1,3 @@
+"""rag: local-first retrieval-augmented assistant (query side and CLI)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,247 @@
+"""The `rag` command line. Thin: parse options, build backends through `rag.wiring`, render with rich.
+Expected errors become one red line on stderr and exit 1; usage errors exit 2 (Typer's own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rag import __version__
+
+app = typer.Typer(
+    name="rag",
+    help="Local-first retrieval-augmented assistant: ingest a folder, then ask questions and get cited answers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: settings, 'default').")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma folder for the embedded store (default: $RAG_HOME/store).")]
+UrlOpt = Annotated[str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")]
+TokenOpt = Annotated[str | None, typer.Option("--chroma-token", help="Auth token for the Chroma server.", envvar="RAG_CHROMA_TOKEN")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def friendly(fn: F) -> F:
+    """Expected failures → one red line and exit 1; Ctrl-C → exit 130, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ingest.errors import RagError
+
+        try:
+            return fn(*args, **kwargs)
+        except RagError as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]; what was written is consistent — run the command again to finish")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("RAG_DEBUG"):
+                raise
+            err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for a traceback)",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Any:
+    from pydantic import ValidationError
+
+    from rag.config import load_settings
+    from rag.errors import InputError
+
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"rag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """rag: answers from your own documents, with citations, on your own machine."""
+
+
+@app.command()
+@friendly
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Folder or file to index.")],
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    chroma_token: TokenOpt = None,
+    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Remove documents whose files are gone.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, change nothing.")] = False,
+    reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the collection with the configured embedder.")] = False,
+    password: Annotated[str | None, typer.Option("--password", help="Password for protected PDFs.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option("--chunk-tokens", min=16, help="Chunk size in embedder tokens.")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option("--chunk-overlap", min=0, help="Overlap between chunks in tokens.")] = None,
+    max_file_mb: Annotated[int | None, typer.Option("--max-file-mb", min=1, help="Skip files larger than this.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index a folder (or file) into a collection, keeping it in sync on every re-run."""
+    from ingest.lock import CollectionLock
+    from ingest.pipeline import Ingestor, IngestOptions
+    from rag import wiring
+    from rag.ingest_ui import RichProgress, render_report
+
+    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token,
+                  chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, max_file_mb=max_file_mb)
+    if not path.exists():
+        from rag.errors import InputError
+
+        raise InputError(f"{path}: no such file or folder")
+    from ingest.store import check_collection_name
+
+    check_collection_name(s.collection)
+    embedder = wiring.embedder_for_ingest(s)
+    options = IngestOptions(
+        collection=s.collection,
+        chunk=wiring.chunk_config(s, embedder),
+        prune=prune,
+        dry_run=dry_run,
+        reembed=reembed,
+        password=password,
+        max_file_bytes=s.max_file_mb * 1024 * 1024,
+    )
+    state = wiring.state_dir(s)
+    with CollectionLock(state / "locks", s.collection):
+        store_ = wiring.open_store(s)
+        manifest = wiring.open_manifest(s)
+        try:
+            show = not as_json and sys.stderr.isatty()
+            progress = RichProgress(err) if show else None
+            ingestor = Ingestor(store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress)
+            if progress is not None:
+                with progress:
+                    report = ingestor.run(path)
+            else:
+                report = ingestor.run(path)
+        finally:
+            manifest.close()
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        render_report(report, console, err)
+
+
+@app.command()
+@friendly
+def status(
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    chroma_token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List collections (chunks, embedder, last ingest); with --collection, its documents."""
+    from rag import wiring
+
+    s = _settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
+    store_ = wiring.open_store(s)
+    manifest = wiring.open_manifest(s)
+    try:
+        if collection:
+            col = store_.open(collection)
+            entries = manifest.entries(collection)
+            docs = sorted(col.sources().items())
+            rows = [
+                {"source": src, "chunks": n, "ingested_at": entries[src].ingested_at if src in entries else None}
+                for src, n in docs
+            ]
+            if as_json:
+                console.print_json(json.dumps({"collection": collection, "documents": rows}))
+                return
+            table = Table(title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks")
+            table.add_column("document")
+            table.add_column("chunks", justify="right")
+            table.add_column("ingested")
+            for r in rows:
+                table.add_row(str(r["source"]), str(r["chunks"]), str(r["ingested_at"] or "?"))
+            console.print(table)
+            return
+        infos = store_.info()
+        data = [
+            {
+                "collection": i.name,
+                "documents": len(manifest.entries(i.name)),
+                "chunks": i.chunks,
+                "embedder": i.embedder,
+                "dim": i.dim,
+                "last_ingest": i.last_ingest,
+            }
+            for i in infos
+        ]
+    finally:
+        manifest.close()
+    if as_json:
+        console.print_json(json.dumps({"store": store_.location, "collections": data}))
+        return
+    if not data:
+        console.print(f"No collections in {store_.location}. Run [bold]rag ingest PATH[/] to create one.")
+        return
+    table = Table(title=f"store: {store_.location}")
+    for col_name in ("collection", "documents", "chunks", "embedder", "last ingest"):
+        table.add_column(col_name, justify="right" if col_name in ("documents", "chunks") else "left")
+    for d in data:
+        table.add_row(str(d["collection"]), str(d["documents"]), str(d["chunks"]), str(d["embedder"]), str(d["last_ingest"] or "-"))
+    console.print(table)
+
+
+@app.command()
+@friendly
+def models(as_json: JsonOpt = False) -> None:
+    """Show each model role: its spec, where it resolves, size on disk and status."""
+    from rag.models import describe
+
+    s = _settings()
+    rows = [
+        describe(s.embedder, "embedder", s.models_dir, s.allow_network) if s.embedder_backend == "sentence-transformers" else None,
+        describe(s.reranker, "reranker", s.models_dir, s.allow_network) if s.reranker else None,
+        describe(s.generator, "generator", s.models_dir, s.allow_network) if s.generator_backend == "transformers" else None,
+    ]
+    resolved = [r for r in rows if r is not None]
+    if as_json:
+        console.print_json(json.dumps([r.__dict__ for r in resolved]))
+        return
+    table = Table(title="models")
+    for c in ("role", "spec", "source", "status", "size", "location / note"):
+        table.add_column(c, overflow="fold")
+    labels = {"ready": "[green]ready[/]", "convert": "[yellow]will convert on first use[/]", "missing": "[red]missing[/]"}
+    for r in resolved:
+        note = r.location if r.status == "ready" else r.detail
+        table.add_row(r.role, r.spec, r.kind, labels[r.status], f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-", note)
+    if not s.reranker:
+        table.add_row("reranker", "(none)", "-", "[dim]off[/]", "-", "set RAG_RERANKER to a cross-encoder path or hub id")
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,79 @@
+"""The one typed settings object. Precedence: explicit values > RAG_* environment > config file > defaults.
+Only the CLI reads it; everything below takes plain arguments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("RAG_HOME") or Path.home() / ".rag").expanduser()
+
+
+def config_file() -> Path:
+    explicit = os.environ.get("RAG_CONFIG")
+    return Path(explicit).expanduser() if explicit else default_home() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="Where stores, sessions and model caches live")
+    store: Path | None = Field(None, description="Chroma folder (default: $RAG_HOME/store)")
+    collection: str = Field("default", description="Collection name")
+    chroma_url: str | None = Field(None, description="Chroma server URL; embedded store when unset")
+    chroma_token: str | None = Field(None, description="Bearer token for the Chroma server")
+
+    embedder: str = Field("all-MiniLM-L6-v2", description="Bundled name, local folder or hub id")
+    embedder_backend: str = "sentence-transformers"
+    generator: str = Field("qwen2.5-coder-1.5b-instruct", description="Bundled name, local folder or hub id")
+    generator_backend: str = "transformers"
+    reranker: str | None = Field(None, description="Cross-encoder: bundled name, local folder or hub id")
+    reranker_backend: str = "cross-encoder"
+
+    chunk_tokens: int | None = Field(None, description="Chunk size in embedder tokens (default: fits the model)")
+    chunk_overlap: int = 32
+    max_file_mb: int = 200
+
+    quantize: bool = Field(True, description="int8 dynamic quantization of the generator on CPU")
+    device: str = "cpu"
+    threads: int | None = None
+    allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")
+
+    top_k: int = 6
+    candidates: int = 30
+    context_tokens: int = 1800
+    max_new_tokens: int = 320
+    memory_turns: int = 4
+
+    @property
+    def store_dir(self) -> Path:
+        return (self.store or self.home / "store").expanduser()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.home / "sessions"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own $RAG_HOME and fake backends unless it asks for real ones."""
+    home = tmp_path / "rag-home"
+    monkeypatch.setenv("RAG_HOME", str(home))
+    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    for var in ("RAG_EMBEDDER", "RAG_GENERATOR", "RAG_RERANKER", "RAG_COLLECTION", "RAG_CHROMA_URL", "RAG_STORE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")
+    monkeypatch.setenv("RAG_EMBEDDER", "64")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+def shared(name: str) -> Path:
+    path = SHARED / name
+    if not path.exists():
+        pytest.skip(f"../shared/data/{name} is not present beside the checkout")
+    return path
