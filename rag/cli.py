@@ -179,12 +179,14 @@ def status(
             if as_json:
                 console.print_json(json.dumps({"collection": collection, "documents": rows}))
                 return
-            table = Table(title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks")
-            table.add_column("document")
+            common = os.path.commonpath([str(r["source"]) for r in rows]) if len(rows) > 1 else ""
+            table = Table(title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks\n{common}")
+            table.add_column("document", overflow="fold")
             table.add_column("chunks", justify="right")
             table.add_column("ingested")
             for r in rows:
-                table.add_row(str(r["source"]), str(r["chunks"]), str(r["ingested_at"] or "?"))
+                shown = os.path.relpath(str(r["source"]), common) if common else str(r["source"])
+                table.add_row(shown, str(r["chunks"]), str(r["ingested_at"] or "?"))
             console.print(table)
             return
         infos = store_.info()
@@ -243,5 +245,95 @@ def models(as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
+def _filters(source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None) -> Any:
+    from rag.retrieve import Filters
+
+    return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
+
+
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Only documents whose path matches this glob.")]
+SpeakerOpt = Annotated[str | None, typer.Option("--speaker", help="Only passages with this speaker.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only documents dated on/after YYYY[-MM[-DD]].")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only documents dated on/before YYYY[-MM[-DD]].")]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, es, ...).")]
+RerankOpt = Annotated[bool, typer.Option("--rerank/--no-rerank", help="Rerank candidates with the cross-encoder.")]
+GeneratorOpt = Annotated[str | None, typer.Option("--generator", "-g", help="Generator spec (bundled name, path or hub id).")]
+
+
+@app.command()
+@friendly
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in Spanish or English.")],
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    chroma_token: TokenOpt = None,
+    source: SourceOpt = None,
+    speaker: SpeakerOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    lang: LangOpt = None,
+    rerank: RerankOpt = True,
+    generator: GeneratorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer one question from your documents, with citations."""
+    from rag import wiring
+    from rag.errors import InputError
+    from rag.render import answer_json, sources_table, stats_line, stream_answer
+
+    if not question.strip():
+        raise InputError("the question is empty")
+    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token, generator=generator)
+    assistant = wiring.assistant(s, s.collection, rerank=rerank)
+    filters = _filters(source, speaker, since, until, lang)
+    if as_json:
+        answer = assistant.ask(question, filters)
+        console.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
+        return
+    answer = stream_answer(console, lambda on_token, stop: assistant.ask(question, filters, None, on_token, stop))
+    console.print(sources_table(answer))
+    err.print(stats_line(answer))
+
+
+@app.command()
+@friendly
+def chat(
+    collection: CollectionOpt = None,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    chroma_token: TokenOpt = None,
+    session: Annotated[str, typer.Option("--session", "-s", help="Session name; resumes it if it exists.")] = "last",
+    source: SourceOpt = None,
+    speaker: SpeakerOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    lang: LangOpt = None,
+    rerank: RerankOpt = True,
+    generator: GeneratorOpt = None,
+) -> None:
+    """Talk to your documents: follow-up questions, sources, saved sessions."""
+    from rag import wiring
+    from rag.chat_ui import ChatSession, open_session
+    from rag.memory import Memory
+
+    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token, generator=generator)
+    assistant = wiring.assistant(s, s.collection, rerank=rerank)
+    memory = Memory(open_session(s.sessions_dir, session), None, window=s.memory_turns)
+    ChatSession(assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)).run()
+
+
+def quiet_libraries() -> None:
+    """Library progress bars and advisories would garble our own output; hub calls are off unless
+    network use is allowed (an offline machine would otherwise wait on timeouts)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if os.environ.get("RAG_ALLOW_NETWORK", "").lower() not in ("1", "true", "yes"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def main() -> None:
+    quiet_libraries()
     app()

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     threads: int | None = None
     allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")
 
+    rerank_threshold: float | None = Field(None, description="Override the calibrated rerank abstention threshold")
+    dense_threshold: float | None = Field(None, description="Override the calibrated dense-similarity threshold")
+
     top_k: int = 6
     candidates: int = 30
     context_tokens: int = 1800

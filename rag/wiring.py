@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.chunking import ChunkConfig
 from ingest.embedder import Embedder, make_embedder
@@ -12,6 +13,9 @@ from ingest.store import ChromaStore, VectorCollection
 from rag.config import Settings
 from rag.errors import InputError, StoreError
 from rag.models import resolve
+
+if TYPE_CHECKING:
+    from rag.answer import Assistant
 
 
 def state_dir(s: Settings) -> Path:
@@ -62,3 +66,60 @@ def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
         return ChunkConfig(size=size, overlap=min(s.chunk_overlap, size // 2))
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollection]:
+    from ingest.store import check_collection_name
+
+    check_collection_name(name)
+    store = open_store(s)
+    if name not in store.names():
+        raise StoreError(f"no collection {name!r} yet: run `rag ingest PATH --collection {name}` first")
+    collection = store.open(name)
+    if collection.count() == 0:
+        raise StoreError(f"collection {name!r} is empty: run `rag ingest PATH --collection {name}` to add documents")
+    return store, collection
+
+
+def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
+    from ingest.lexical import LexicalIndex
+    from rag.answer import AskOptions, Assistant, calibrated_abstention
+    from rag.generate import Generator, make_generator
+    from rag.rerank import Reranker, make_reranker
+    from rag.retrieve import Retriever
+
+    _, collection = open_collection(s, name)
+    embedder = embedder_for_collection(s, collection)
+    lexical = LexicalIndex.load(lexical_dir(s, name))
+    reranker: Reranker | None = None
+    if rerank and s.reranker:
+        spec = s.reranker
+        if s.reranker_backend == "cross-encoder":
+            spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
+        reranker = make_reranker(s.reranker_backend, spec, device=s.device)
+
+    def generator() -> Generator:
+        if s.generator_backend == "transformers":
+            path = resolve(s.generator, "generator", s.models_dir, s.allow_network)
+            return make_generator("transformers", path, device=s.device, quantize=s.quantize, threads=s.threads,
+                                  name=s.generator)
+        return make_generator(s.generator_backend, s.generator)
+
+    abstention = calibrated_abstention(collection.embedder, reranker.name if reranker else None)
+    if s.rerank_threshold is not None or s.dense_threshold is not None:
+        from dataclasses import replace
+
+        abstention = replace(
+            abstention,
+            rerank_min=s.rerank_threshold if s.rerank_threshold is not None else abstention.rerank_min,
+            dense_min=s.dense_threshold if s.dense_threshold is not None else abstention.dense_min,
+        )
+    options = AskOptions(
+        candidates=s.candidates,
+        top_k=s.top_k,
+        context_tokens=s.context_tokens,
+        max_new_tokens=s.max_new_tokens,
+        abstention=abstention,
+    )
+    return Assistant(Retriever(collection, embedder, lexical), reranker, generator,
+                     lambda texts: embedder.embed(texts), options)

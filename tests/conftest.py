@@ -26,3 +26,16 @@ def shared(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/data/{name} is not present beside the checkout")
     return path
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of corpus/ (tests modify files)."""
+    import shutil
+
+    target = tmp_path / "docs"
+    shutil.copytree(CORPUS, target)
+    return target

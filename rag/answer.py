@@ -1,0 +1,202 @@
+"""question → (rewrite) → retrieve → rerank → abstain? → context → generate → cite → Answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.resources import files
+
+from ingest.metadata import guess_language
+from ingest.types import Chunk
+from rag.citations import Embed, attribute
+from rag.context import build_passages, render_sources
+from rag.generate import Generator, OnToken
+from rag.memory import Memory, Turn
+from rag.prompts import load
+from rag.rerank import Reranker
+from rag.retrieve import Filters, Retriever, lexical_coverage
+from rag.types import Answer, Hit
+
+NOT_FOUND = {
+    "en": "I could not find this in your documents.",
+    "es": "No he encontrado esto en tus documentos.",
+}
+_ES_HINTS = re.compile(r"[¿¡ñáéíóú]|\b(qué|cómo|cuál|cuáles|cuándo|dónde|quién|por qué|para|los|las|del|una)\b", re.I)
+_REFUSAL = re.compile(
+    r"(do(es)? not (contain|mention|say)|don't know|not (found|mentioned|in the sources)|cannot find|"
+    r"no (contienen|mencionan|sé|lo sé|aparece)|no se menciona|no encuentro)",
+    re.I,
+)
+
+
+def question_language(question: str) -> str:
+    guess = guess_language(question)
+    if guess:
+        return guess
+    return "es" if _ES_HINTS.search(question) else "en"
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """Answer "not in your documents" without calling the generator when the evidence is weak.
+    With a reranker: its best score. Without: best dense similarity *and* best lexical coverage."""
+
+    rerank_min: float | None = None
+    dense_min: float = 0.35
+    lexical_min: float = 0.6
+
+    def decide(self, query: str, hits: list[Hit], reranked: bool) -> tuple[bool, str]:
+        if not hits:
+            return True, "no passages matched"
+        if reranked and self.rerank_min is not None:
+            best = max(h.rerank_score or float("-inf") for h in hits)
+            return best < self.rerank_min, f"best rerank score {best:.2f} (threshold {self.rerank_min:.2f})"
+        dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+        cover = max((lexical_coverage(query, h.chunk.text) for h in hits[:10]), default=0.0)
+        weak = dense < self.dense_min and cover < self.lexical_min
+        why = f"best similarity {dense:.2f} (threshold {self.dense_min:.2f}), word coverage {cover:.2f} (threshold {self.lexical_min:.2f})"
+        return weak, why
+
+
+def calibrated_abstention(embedder_name: str, reranker_name: str | None) -> Abstention:
+    """Thresholds measured by scripts/calibrate_abstention.py (see rag/calibration.json)."""
+    data = json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8"))
+    emb = data.get("embedders", {}).get(embedder_name, {})
+    rr = data.get("rerankers", {}).get(reranker_name or "", {})
+    default = Abstention()
+    return Abstention(
+        rerank_min=rr.get("rerank_min"),
+        dense_min=emb.get("dense_min", default.dense_min),
+        lexical_min=emb.get("lexical_min", default.lexical_min),
+    )
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    candidates: int = 30
+    rerank_top: int = 20
+    top_k: int = 6
+    context_tokens: int = 1800
+    max_new_tokens: int = 320
+    abstention: Abstention = field(default_factory=Abstention)
+
+
+class Assistant:
+    def __init__(
+        self,
+        retriever: Retriever,
+        reranker: Reranker | None,
+        generator: Callable[[], Generator],
+        embed: Embed,
+        options: AskOptions | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.reranker = reranker
+        self._generator_factory = generator
+        self._generator: Generator | None = None
+        self.embed = embed
+        self.options = options or AskOptions()
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = self._generator_factory()
+        return self._generator
+
+    def search(self, query: str, filters: Filters | None = None, extra: list[Chunk] | None = None,
+               timings: dict[str, float] | None = None) -> list[Hit]:
+        timings = timings if timings is not None else {}
+        t = time.perf_counter()
+        hits = self.retriever.retrieve(query, self.options.candidates, filters, extra or [])
+        timings["retrieve"] = time.perf_counter() - t
+        if self.reranker is not None and hits:
+            t = time.perf_counter()
+            head = hits[: self.options.rerank_top]
+            for hit, score in zip(head, self.reranker.rank(query, [h.chunk.text for h in head]), strict=True):
+                hit.rerank_score = score
+            hits = sorted(head, key=lambda h: h.score, reverse=True)
+            timings["rerank"] = time.perf_counter() - t
+        return hits[: self.options.top_k]
+
+    def _follow_up_chunks(self, memory: Memory | None) -> list[Chunk]:
+        """What the previous answer cited, plus the chunk right after each ("what did she say next?")."""
+        if memory is None:
+            return []
+        ids: list[str] = []
+        for cited in memory.last_cited():
+            ids.extend(str(i) for i in cited.get("chunk_ids", []))  # type: ignore[attr-defined]
+        chunks = self.retriever.collection.get(ids)
+        after = []
+        for c in chunks:
+            after.extend(self.retriever.collection.get_where(
+                {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}))
+        return chunks + after
+
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        memory: Memory | None = None,
+        on_token: OnToken | None = None,
+        stop: threading.Event | None = None,
+    ) -> Answer:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        query = question
+        if memory is not None and not memory.empty:
+            t = time.perf_counter()
+            memory.generator = self.generator
+            query = memory.condense(question)
+            timings["condense"] = time.perf_counter() - t
+        hits = self.search(query, filters, self._follow_up_chunks(memory), timings)
+        abstain, why = self.options.abstention.decide(query, hits, self.reranker is not None)
+        lang = question_language(question)
+        if abstain:
+            timings["total"] = time.perf_counter() - t0
+            answer = Answer(question, query, NOT_FOUND[lang], True, hits=hits, timings=timings)
+            answer.model = why
+            if memory is not None:
+                memory.add(Turn(question, answer.text, query))
+            return answer
+        t = time.perf_counter()
+        generator = self.generator
+        timings["load_generator"] = time.perf_counter() - t
+        t = time.perf_counter()
+        passages = build_passages(hits, self.retriever.collection, generator.count_tokens, self.options.context_tokens)
+        timings["context"] = time.perf_counter() - t
+        history = memory.history_for_prompt() if memory is not None else ""
+        messages = [
+            {"role": "system", "content": load("system").strip()},
+            {"role": "user", "content": load("answer").format(sources=render_sources(passages), history=history, question=question)},
+        ]
+        t = time.perf_counter()
+        gen = generator.generate(messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop)
+        timings["generate"] = time.perf_counter() - t
+        timings["first_token"] = gen.first_token_s
+        t = time.perf_counter()
+        text, citations = attribute(gen.text, passages, self.embed)
+        timings["cite"] = time.perf_counter() - t
+        refused = not citations and bool(_REFUSAL.search(gen.text))
+        timings["total"] = time.perf_counter() - t0
+        answer = Answer(
+            question, query, text if text.strip() else NOT_FOUND[lang], refused, citations, passages, hits,
+            gen.input_tokens, gen.output_tokens, timings, generator.name, gen.interrupted,
+        )
+        if memory is not None:
+            memory.add(Turn(question, answer.text, query, cited_for_memory(answer)))
+        return answer
+
+
+def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
+    by_label = {c.label: c for c in answer.citations}
+    out = []
+    for p in answer.passages:
+        from rag.context import label
+
+        if label(p.chunks) in by_label:
+            out.append({"label": label(p.chunks), "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]})
+    return out

@@ -1,0 +1,119 @@
+"""Fill the generator's context: top passages within a token budget, each expanded with its
+neighbouring chunks (adjacent windows, or nearby transcript time) and merged where they overlap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ingest.store import VectorCollection
+from ingest.types import Chunk
+from rag.types import Hit, Passage
+
+CountTokens = Callable[[str], int]
+
+
+def merge_text(a: str, b: str) -> str:
+    """Join two consecutive windows, dropping the overlap the chunker repeated."""
+    limit = min(len(a), len(b), 4000)
+    for size in range(limit, 20, -1):
+        if a.endswith(b[:size]):
+            return a + b[size:]
+    sep = " " if not a.endswith("\n") else ""
+    return a + sep + b
+
+
+def fmt_time(seconds: float) -> str:
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def label(chunks: Sequence[Chunk]) -> str:
+    """`Talk title — Speaker — 12:34–13:10`, `notes.pdf p. 7`, or `title — section`."""
+    first, last = chunks[0], chunks[-1]
+    if first.start_s is not None:
+        parts = [first.title]
+        speakers = list(dict.fromkeys(s for c in chunks for s in c.speakers))
+        if speakers:
+            parts.append(", ".join(speakers[:3]))
+        end = max((c.end_s for c in chunks if c.end_s is not None), default=first.start_s)
+        parts.append(f"{fmt_time(first.start_s)}–{fmt_time(end)}")
+        return " — ".join(parts)
+    pages = [p for c in chunks for p in (c.page_start, c.page_end) if p is not None]
+    if pages:
+        lo, hi = min(pages), max(pages)
+        return f"{first.source_name} p. {lo}" if lo == hi else f"{first.source_name} pp. {lo}–{hi}"
+    section = last.section or first.section
+    base = first.title or first.source_name
+    return f"{base} — {section}" if section and section != base else base
+
+
+def _neighbours(collection: VectorCollection, chunk: Chunk, radius: int, window_s: float) -> list[Chunk]:
+    wanted = [i for i in range(chunk.chunk_index - radius, chunk.chunk_index + radius + 1) if i >= 0]
+    found = collection.get_where({"$and": [{"source": chunk.source}, {"chunk_index": {"$in": wanted}}]})
+    if chunk.start_s is not None:
+        lo = chunk.start_s - window_s
+        hi = (chunk.end_s or chunk.start_s) + window_s
+        found = [c for c in found if c.id == chunk.id or (c.start_s is not None and lo <= c.start_s <= hi)]
+    return sorted(found, key=lambda c: c.chunk_index)
+
+
+def build_passages(
+    hits: Sequence[Hit],
+    collection: VectorCollection | None,
+    count_tokens: CountTokens,
+    budget: int,
+    *,
+    radius: int = 1,
+    window_s: float = 60.0,
+) -> list[Passage]:
+    """Passages in hit order within `budget` tokens; a hit whose span another passage already
+    covers is folded into it instead of repeated."""
+    groups: list[tuple[Hit, list[Chunk]]] = []
+    used = 0
+    for hit in hits:
+        covered = next((g for g in groups if any(c.id == hit.chunk.id for c in g[1])), None)
+        if covered is not None:
+            continue
+        base_cost = count_tokens(hit.chunk.text)
+        if used + base_cost > budget:
+            if groups:
+                continue  # a later, shorter hit may still fit
+            base_cost = budget  # the best passage always goes in, even alone over budget
+        chunks = [hit.chunk]
+        if collection is not None and radius > 0:
+            expanded = _neighbours(collection, hit.chunk, radius, window_s)
+            extra_cost = sum(count_tokens(c.text) for c in expanded if c.id != hit.chunk.id) // 2  # overlap
+            if used + base_cost + extra_cost <= budget and expanded:
+                chunks = expanded
+                base_cost += extra_cost
+        # Merge with an existing passage from the same source that touches this one.
+        merged = False
+        for i, (other_hit, other) in enumerate(groups):
+            if other[0].source == chunks[0].source and (
+                chunks[0].chunk_index <= other[-1].chunk_index + 1 and other[0].chunk_index <= chunks[-1].chunk_index + 1
+            ):
+                union = {c.id: c for c in other + chunks}
+                groups[i] = (other_hit, sorted(union.values(), key=lambda c: c.chunk_index))
+                merged = True
+                break
+        if not merged:
+            groups.append((hit, chunks))
+        used += base_cost
+        if used >= budget:
+            break
+    passages = []
+    for number, (hit, chunks) in enumerate(groups, start=1):
+        text = chunks[0].text
+        for c in chunks[1:]:
+            text = merge_text(text, c.text)
+        passages.append(Passage(number, hit, chunks, text))
+    return passages
+
+
+def render_sources(passages: Sequence[Passage]) -> str:
+    blocks = []
+    for p in passages:
+        blocks.append(f"[{p.number}] {label(p.chunks)}\n<<<\n{p.text.strip()}\n>>>")
+    return "\n\n".join(blocks)

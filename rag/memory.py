@@ -1,0 +1,123 @@
+"""Conversation memory: the last N turns verbatim, a running summary of older turns written by the
+model, follow-up questions rewritten into standalone queries, and sessions saved as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.generate import Generator
+from rag.prompts import load
+
+_NAME = re.compile(r"^[\w.-]{1,80}$")
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: str
+    query: str = ""
+    # What the answer cited: enough to keep "that talk, that time" in view for a follow-up.
+    cited: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    name: str = "default"
+    turns: list[Turn] = field(default_factory=list)  # the verbatim window
+    summary: str = ""
+    summarized_turns: int = 0
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.name}.json"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".session-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, ensure_ascii=False, indent=1)
+        os.replace(tmp, target)
+        return target
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Session:
+        check_session_name(name)
+        path = folder / f"{name}.json"
+        if not path.exists():
+            return cls(name=name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            turns = [Turn(**t) for t in data.get("turns", [])]
+            return cls(name, turns, data.get("summary", ""), int(data.get("summarized_turns", 0)))
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"session file {path} is damaged ({exc}); delete it or use another --session") from None
+
+
+def check_session_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise InputError(f"invalid session name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+def _history_text(session: Session, limit: int = 600) -> str:
+    lines = []
+    if session.summary:
+        lines.append(f"(Earlier: {session.summary})")
+    for turn in session.turns:
+        lines.append(f"User: {turn.question}")
+        answer = turn.answer if len(turn.answer) <= limit else turn.answer[:limit] + "…"
+        lines.append(f"Assistant: {answer}")
+        if turn.cited:
+            lines.append("  (sources: " + "; ".join(str(c.get("label", "")) for c in turn.cited[:3]) + ")")
+    return "\n".join(lines)
+
+
+class Memory:
+    def __init__(self, session: Session, generator: Generator | None, window: int = 4) -> None:
+        self.session = session
+        self.generator = generator
+        self.window = window
+
+    @property
+    def empty(self) -> bool:
+        return not self.session.turns and not self.session.summary
+
+    def history_for_prompt(self) -> str:
+        return "" if self.empty else "Conversation so far:\n" + _history_text(self.session) + "\n\n"
+
+    def condense(self, question: str) -> str:
+        """A follow-up → a standalone retrieval query (the question itself when there is no history)."""
+        if self.empty or self.generator is None:
+            return question
+        prompt = load("condense").format(history=_history_text(self.session), question=question)
+        out = self.generator.generate([{"role": "user", "content": prompt}], max_new_tokens=64).text
+        query = out.strip().splitlines()[0].strip().strip('"') if out.strip() else ""
+        return query or question
+
+    def last_cited(self) -> list[dict[str, object]]:
+        return self.session.turns[-1].cited if self.session.turns else []
+
+    def add(self, turn: Turn) -> None:
+        self.session.turns.append(turn)
+        if len(self.session.turns) > self.window:
+            old = self.session.turns[: -self.window]
+            self.session.turns = self.session.turns[-self.window :]
+            self._summarize(old)
+
+    def _summarize(self, old: list[Turn]) -> None:
+        text = "\n".join(f"User: {t.question}\nAssistant: {t.answer}" for t in old)
+        if self.generator is None:
+            self.session.summary = (self.session.summary + " " + " / ".join(t.question for t in old)).strip()
+        else:
+            prompt = load("summarize").format(summary=self.session.summary or "(none)", turns=text)
+            out = self.generator.generate([{"role": "user", "content": prompt}], max_new_tokens=160).text.strip()
+            self.session.summary = out or self.session.summary
+        self.session.summarized_turns += len(old)
+
+    def reset(self) -> None:
+        self.session.turns.clear()
+        self.session.summary = ""
+        self.session.summarized_turns = 0

@@ -1,0 +1,87 @@
+"""Terminal rendering shared by `rag ask` and `rag chat`: streaming, sources, token counts, JSON."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from rag.types import Answer
+
+
+def stream_answer(console: Console, run: Callable[[Callable[[str], None], threading.Event], Answer]) -> Answer:
+    """Show tokens as they arrive, then replace them with the final answer (citations corrected)."""
+    stop = threading.Event()
+    buffer = Text()
+    if not console.is_terminal:
+        pieces: list[str] = []
+        answer = run(pieces.append, stop)
+        console.print(Text(answer.text))
+        return answer
+    with Live(buffer, console=console, refresh_per_second=12, transient=True) as live:
+        def on_token(piece: str) -> None:
+            buffer.append(piece)
+            live.update(buffer)
+
+        answer = run(on_token, stop)
+    console.print(Text(answer.text))
+    return answer
+
+
+def sources_table(answer: Answer) -> Table:
+    table = Table(title="sources", show_edge=False, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("where", overflow="fold")
+    table.add_column("score", justify="right")
+    if answer.citations:
+        for c in answer.citations:
+            table.add_row(str(c.number), c.label, f"{c.score:.2f}")
+    else:
+        from rag.context import label
+
+        for i, hit in enumerate(answer.hits[:5], start=1):
+            table.add_row(f"({i})", label([hit.chunk]), f"{hit.score:.2f}")
+    return table
+
+
+def stats_line(answer: Answer) -> str:
+    t = answer.timings
+    if answer.abstained and not answer.output_tokens:
+        return f"[dim]searched: {answer.query!r} — {answer.model}; {t.get('total', 0):.2f}s[/]"
+    speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
+    return (
+        f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
+        f"{t.get('total', 0):.1f}s total (first token {t.get('first_token', 0):.1f}s, {speed:.1f} tok/s)[/]"
+    )
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "query": answer.query,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "interrupted": answer.interrupted,
+        "model": answer.model,
+        "citations": [asdict(c) | {"text": c.text[:600]} for c in answer.citations],
+        "tokens": {"input": answer.input_tokens, "output": answer.output_tokens},
+        "timings": {k: round(v, 4) for k, v in answer.timings.items()},
+        "hits": [
+            {
+                "id": h.chunk.id,
+                "source": h.chunk.source,
+                "chunk_index": h.chunk.chunk_index,
+                "fused": h.fused,
+                "dense": h.dense_score,
+                "lexical": h.lexical_score,
+                "rerank": h.rerank_score,
+            }
+            for h in answer.hits
+        ],
+    }

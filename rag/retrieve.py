@@ -1,0 +1,130 @@
+"""Hybrid retrieval: dense top-k from Chroma and BM25 top-k, fused with reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.embedder import Embedder
+from ingest.lexical import LexicalIndex, tokenize
+from ingest.store import VectorCollection
+from ingest.types import Chunk, date_number
+from rag.types import Hit
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Filters:
+    source: str | None = None  # glob over the source path or file name
+    speaker: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    language: str | None = None
+
+    def _date_bounds(self) -> tuple[int | None, int | None]:
+        lo, hi = date_number(self.date_from), date_number(self.date_to)
+        if hi is not None and self.date_to and len("".join(c for c in self.date_to if c.isdigit())) <= 6:
+            hi += 99  # '2025-03' means up to the end of March
+        return lo, hi
+
+    def where(self) -> dict[str, Any] | None:
+        """The part Chroma can evaluate itself."""
+        clauses: list[dict[str, Any]] = []
+        if self.speaker:
+            clauses.append({"speakers": {"$contains": self.speaker}})
+        if self.language:
+            clauses.append({"language": self.language})
+        lo, hi = self._date_bounds()
+        if lo is not None:
+            clauses.append({"date_num": {"$gte": lo}})
+        if hi is not None:
+            clauses.append({"date_num": {"$lte": hi}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accept(self, chunk: Chunk) -> bool:
+        """The same conditions checked in Python (for BM25 hits), plus source globs."""
+        if self.source and not any(
+            fnmatch.fnmatch(name, pattern)
+            for name in (chunk.source, chunk.source_name)
+            for pattern in (self.source, f"*{self.source}*")
+        ):
+            return False
+        if self.speaker and self.speaker not in chunk.speakers:
+            return False
+        if self.language and chunk.language != self.language:
+            return False
+        lo, hi = self._date_bounds()
+        if lo is not None or hi is not None:
+            n = date_number(chunk.date)
+            if n is None or (lo is not None and n < lo) or (hi is not None and n > hi):
+                return False
+        return True
+
+    @property
+    def active(self) -> bool:
+        return any((self.source, self.speaker, self.date_from, self.date_to, self.language))
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def lexical_coverage(query: str, text: str) -> float:
+    """Share of the query's content words found in the text: evidence BM25 found the right thing."""
+    wanted = set(tokenize(query))
+    if not wanted:
+        return 0.0
+    return len(wanted & set(tokenize(text))) / len(wanted)
+
+
+class Retriever:
+    def __init__(self, collection: VectorCollection, embedder: Embedder, lexical: LexicalIndex | None) -> None:
+        self.collection = collection
+        self.embedder = embedder
+        self.lexical = lexical
+
+    def retrieve(
+        self, query: str, k: int = 30, filters: Filters | None = None, extra: Sequence[Chunk] = ()
+    ) -> list[Hit]:
+        """Fused candidates, best first. `extra` chunks (e.g. what the last answer cited) enter the
+        fusion as a third ranked list, so a follow-up keeps its talk in view."""
+        filters = filters or Filters()
+        # Post-filters (source globs) need headroom; Chroma applies the rest itself.
+        fetch = k * 4 if filters.source else k
+        vector = self.embedder.embed([query], query=True)[0]
+        dense = [(c, s) for c, s in self.collection.search(vector, fetch, filters.where()) if filters.accept(c)][:k]
+        hits: dict[str, Hit] = {}
+        for rank, (chunk, sim) in enumerate(dense, start=1):
+            hits[chunk.id] = Hit(chunk, dense_rank=rank, dense_score=sim)
+        lexical_ids: list[str] = []
+        if self.lexical is not None:
+            found = self.lexical.search(query, fetch * (3 if filters.active else 1))
+            need = [i for i, _ in found if i not in hits]
+            chunks = {c.id: c for c in self.collection.get(need)}
+            for i, score in found:
+                chunk = hits[i].chunk if i in hits else chunks.get(i)
+                if chunk is None or not filters.accept(chunk):
+                    continue  # stale id (collection changed after the index) or filtered out
+                hit = hits.setdefault(i, Hit(chunk))
+                lexical_ids.append(i)
+                hit.lexical_rank, hit.lexical_score = len(lexical_ids), score
+                if len(lexical_ids) >= k:
+                    break
+        extra_ids = []
+        for chunk in extra:
+            if filters.accept(chunk):
+                hits.setdefault(chunk.id, Hit(chunk))
+                extra_ids.append(chunk.id)
+        fused = rrf([[c.id for c, _ in dense], lexical_ids, extra_ids])
+        for key, value in fused.items():
+            hits[key].fused = value
+        return sorted(hits.values(), key=lambda h: h.fused, reverse=True)[:k]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from ingest.chunking import ChunkConfig, chunk_document, windows
+from ingest.types import Document, Unit
+
+
+def words(texts: list[str] | tuple[str, ...]) -> list[int]:
+    return [len(t.split()) for t in texts]
+
+
+def para(i: int, n: int = 10, **kw: object) -> Unit:
+    return Unit(" ".join(f"w{i}_{j}" for j in range(n)), i * 100, i * 100 + 50, **kw)  # type: ignore[arg-type]
+
+
+def test_windows_respect_size_and_boundaries() -> None:
+    units = [para(i) for i in range(20)]
+    out = windows(units, words, ChunkConfig(size=35, overlap=10))
+    for w in out:
+        assert sum(len(u.text.split()) for u in w) <= 35
+        assert all(u in units for u in w)  # whole paragraphs only
+    covered = {u.text for w in out for u in w}
+    assert covered == {u.text for u in units}
+
+
+def test_overlap_repeats_trailing_units() -> None:
+    units = [para(i) for i in range(10)]
+    out = windows(units, words, ChunkConfig(size=30, overlap=10))
+    for a, b in zip(out, out[1:], strict=False):
+        assert a[-1] == b[0]  # one 10-word unit carried over
+    no_overlap = windows(units, words, ChunkConfig(size=30, overlap=0))
+    assert all(a[-1] != b[0] for a, b in zip(no_overlap, no_overlap[1:], strict=False))
+
+
+def test_oversized_unit_is_split_on_sentences_then_words() -> None:
+    long = Unit(". ".join(f"Sentence {i} has five words" for i in range(40)) + ".", 0, 2000, page=3)
+    out = windows([long], words, ChunkConfig(size=32, overlap=0))
+    assert len(out) > 1
+    assert all(sum(len(u.text.split()) for u in w) <= 32 for w in out)
+    assert all(u.page == 3 for w in out for u in w)
+    one_sentence = Unit(" ".join(["palabra"] * 500), 0, 4000)
+    out = windows([one_sentence], words, ChunkConfig(size=50, overlap=0))
+    assert all(sum(len(u.text.split()) for u in w) <= 50 for w in out)
+    assert sum(len(u.text.split()) for w in out for u in w) == 500
+
+
+def test_new_section_starts_a_window_when_full_enough() -> None:
+    units = [para(0, 12, section="A"), para(1, 12, section="A"), para(2, 5, section="B")]
+    out = windows(units, words, ChunkConfig(size=40, overlap=0))
+    assert [u.section for u in out[1]] == ["B"]
+
+
+def test_chunks_carry_citation_metadata() -> None:
+    units = [Unit(f"cue {i} text here now", i * 10, i * 10 + 9, start_s=i * 5.0, end_s=i * 5.0 + 5, speaker="Ana" if i < 3 else "Luis") for i in range(6)]
+    doc = Document("/x/talk.srt", "subtitles", units, {"language": "es", "date": "2025-02-01", "course": "ML"})
+    chunks = chunk_document(doc, "/x/talk.srt", "Talk", words, ChunkConfig(size=16, overlap=5))
+    assert chunks[0].start_s == 0.0 and chunks[0].speakers == ("Ana",)
+    assert chunks[-1].end_s == 30.0
+    assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+    assert all(c.language == "es" and c.date == "2025-02-01" for c in chunks)
+    meta = chunks[1].to_metadata()
+    assert meta["meta_course"] == "ML" and meta["date_num"] == 20250201
+    assert isinstance(meta["speakers"], list)
+
+
+def test_ids_are_stable_and_distinct() -> None:
+    units = [Unit("same text"), Unit("other words here"), Unit("same text")]
+    doc = Document("/a.txt", "text", units, {})
+    one = chunk_document(doc, "/a.txt", "A", words, ChunkConfig(size=16, overlap=0))
+    two = chunk_document(doc, "/a.txt", "A", words, ChunkConfig(size=16, overlap=0))
+    assert [c.id for c in one] == [c.id for c in two]
+    other = chunk_document(doc, "/b.txt", "A", words, ChunkConfig(size=16, overlap=0))
+    assert not {c.id for c in one} & {c.id for c in other}
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ValueError):
+        ChunkConfig(size=8)
+    with pytest.raises(ValueError):
+        ChunkConfig(size=100, overlap=80)

