@@ -43,7 +43,9 @@ def make_embedder(backend: str, model: str, *, name: str | None = None, **kwargs
     try:
         factory = EMBEDDERS[backend]
     except KeyError:
-        raise ModelError(f"unknown embedder backend {backend!r} (known: {', '.join(sorted(EMBEDDERS))})") from None
+        raise ModelError(
+            f"unknown embedder backend {backend!r} (known: {', '.join(sorted(EMBEDDERS))})"
+        ) from None
     return factory(model, name=name or f"{backend}:{model}", **kwargs)
 
 

@@ -37,9 +37,7 @@ class Manifest:
             "CREATE TABLE IF NOT EXISTS files (collection TEXT, path TEXT, sha256 TEXT, size INTEGER,"
             " mtime_ns INTEGER, config TEXT, chunks INTEGER, ingested_at TEXT, PRIMARY KEY (collection, path))"
         )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS runs (collection TEXT, finished_at TEXT, summary TEXT)"
-        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS runs (collection TEXT, finished_at TEXT, summary TEXT)")
 
     def close(self) -> None:
         self._db.close()
@@ -54,7 +52,16 @@ class Manifest:
     def put(self, collection: str, entry: FileEntry) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?)",
-            (collection, entry.path, entry.sha256, entry.size, entry.mtime_ns, entry.config, entry.chunks, entry.ingested_at),
+            (
+                collection,
+                entry.path,
+                entry.sha256,
+                entry.size,
+                entry.mtime_ns,
+                entry.config,
+                entry.chunks,
+                entry.ingested_at,
+            ),
         )
 
     def remove(self, collection: str, path: str) -> None:

@@ -88,8 +88,50 @@ def external_metadata(path: Path) -> tuple[dict[str, MetaValue], dict[str, MetaV
     return folder, sidecar, used
 
 
-_ES = {"el", "la", "los", "las", "de", "que", "y", "en", "un", "una", "es", "por", "para", "con", "del", "se", "no", "lo", "como", "más"}
-_EN = {"the", "of", "and", "to", "in", "is", "that", "it", "for", "on", "with", "as", "this", "are", "be", "was", "you", "we", "not", "or"}
+_ES = {
+    "el",
+    "la",
+    "los",
+    "las",
+    "de",
+    "que",
+    "y",
+    "en",
+    "un",
+    "una",
+    "es",
+    "por",
+    "para",
+    "con",
+    "del",
+    "se",
+    "no",
+    "lo",
+    "como",
+    "más",
+}
+_EN = {
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "it",
+    "for",
+    "on",
+    "with",
+    "as",
+    "this",
+    "are",
+    "be",
+    "was",
+    "you",
+    "we",
+    "not",
+    "or",
+}
 
 
 def guess_language(text: str) -> str | None:

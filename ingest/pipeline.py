@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
 from ingest.embedder import Embedder
@@ -139,7 +141,9 @@ class Ingestor:
         for path, reason in found.problems:
             report.results.append(FileResult(str(path), "failed", reason=reason))
         for path in found.unsupported:
-            report.results.append(FileResult(str(path), "skipped", reason=f"unsupported type '{path.suffix or path.name}'"))
+            report.results.append(
+                FileResult(str(path), "skipped", reason=f"unsupported type '{path.suffix or path.name}'")
+            )
 
         if opts.reembed and not opts.dry_run:
             self.manifest.drop_collection(opts.collection)
@@ -175,7 +179,9 @@ class Ingestor:
             report.seconds = time.perf_counter() - t0
             return report
 
-        collection = self.store.open_for_write(opts.collection, self.embedder.name, self.embedder.dim, replace=opts.reembed)
+        collection = self.store.open_for_write(
+            opts.collection, self.embedder.name, self.embedder.dim, replace=opts.reembed
+        )
         self.lexical_dir.parent.mkdir(parents=True, exist_ok=True)
         dirty = self.lexical_dir.with_name(self.lexical_dir.name + ".dirty")
         self.progress.start(len(todo) + len(gone))
@@ -202,11 +208,15 @@ class Ingestor:
             dirty.unlink(missing_ok=True)
         report.collection_chunks = collection.count()
         collection.set_metadata(last_ingest=now_iso())
-        self.manifest.record_run(opts.collection, f"{report.count('added')} added, {report.count('updated')} updated")
+        self.manifest.record_run(
+            opts.collection, f"{report.count('added')} added, {report.count('updated')} updated"
+        )
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _plan_only(self, todo: list[tuple[Path, FileEntry | None]], gone: list[FileEntry], report: IngestReport) -> None:
+    def _plan_only(
+        self, todo: list[tuple[Path, FileEntry | None]], gone: list[FileEntry], report: IngestReport
+    ) -> None:
         for path, entry in todo:
             key = source_key(path)
             if entry is None:
@@ -218,7 +228,9 @@ class Ingestor:
                 report.results.append(FileResult(key, "failed", reason=exc.strerror or str(exc)))
                 continue
             if same and entry.config == self.config_key and not self.options.reembed:
-                report.results.append(FileResult(key, "unchanged", chunks=entry.chunks, reason="touched, same content"))
+                report.results.append(
+                    FileResult(key, "unchanged", chunks=entry.chunks, reason="touched, same content")
+                )
             else:
                 why = "content changed" if not same else "settings changed"
                 report.results.append(FileResult(key, "updated", chunks=entry.chunks, reason=why))
@@ -234,13 +246,17 @@ class Ingestor:
             st = path.stat()
             if st.st_size > self.options.max_file_bytes:
                 limit = self.options.max_file_bytes / 2**20
-                raise InputError(f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)")
+                raise InputError(
+                    f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)"
+                )
             if st.st_size == 0:
                 raise InputError("empty file")
             digest = sha256_file(path)
             if entry is not None and digest == entry.sha256 and entry.config == self.config_key:
                 # Touched but identical: remember the new mtime so it is not even hashed next time.
-                new = FileEntry(key, digest, st.st_size, st.st_mtime_ns, entry.config, entry.chunks, entry.ingested_at)
+                new = FileEntry(
+                    key, digest, st.st_size, st.st_mtime_ns, entry.config, entry.chunks, entry.ingested_at
+                )
                 self.manifest.put(self.options.collection, new)
                 result.status, result.chunks = "unchanged", entry.chunks
                 report.results.append(result)
@@ -248,16 +264,26 @@ class Ingestor:
                 return None
             chunks = self._chunks(path, key, result)
         except InputError as exc:
-            return self._fail(result, str(exc), report)
+            reason = str(exc)
         except PermissionError:
-            return self._fail(result, "permission denied", report)
+            reason = "permission denied"
         except OSError as exc:
-            return self._fail(result, exc.strerror or str(exc), report)
+            reason = exc.strerror or str(exc)
         except RecursionError:
-            return self._fail(result, "file too deeply nested to parse", report)
+            reason = "file too deeply nested to parse"
         except Exception as exc:  # a loader tripping on malformed input must not abort the run
-            return self._fail(result, f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}", report)
-        entry_out = FileEntry(key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso())
+            reason = f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}"
+        else:
+            entry_out = FileEntry(
+                key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso()
+            )
+            return _Pending(result, chunks, entry_out)
+        self._fail(result, reason, report)
+        return None
+
+        entry_out = FileEntry(
+            key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso()
+        )
         return _Pending(result, chunks, entry_out)
 
     def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
@@ -273,16 +299,19 @@ class Ingestor:
             lang = guess_language(" ".join(u.text for u in doc.units[:200]))
             if lang:
                 doc.meta["language"] = lang
-        return chunk_document(doc, key, _title(path, doc.meta), self.embedder.count_tokens, self.options.chunk)
+        return chunk_document(
+            doc, key, _title(path, doc.meta), self.embedder.count_tokens, self.options.chunk
+        )
 
     def _fail(self, result: FileResult, reason: str, report: IngestReport) -> None:
         # The file's previous chunks and manifest row stay as they were.
         result.status, result.reason = "failed", reason
         report.results.append(result)
         self.progress.file_done(result.path, "failed")
-        return None
 
-    def _write(self, pending: list[_Pending], collection: VectorCollection, report: IngestReport, dirty: Path) -> None:
+    def _write(
+        self, pending: list[_Pending], collection: VectorCollection, report: IngestReport, dirty: Path
+    ) -> None:
         if not pending:
             return
         existing = {p.entry.path: collection.ids_for_source(p.entry.path) for p in pending}
@@ -308,9 +337,7 @@ class Ingestor:
             report.results.append(p.result)
             self.progress.file_done(key, p.result.status)
 
-    def _embed(self, chunks: list[Chunk], report: IngestReport) -> object:
-        import numpy as np
-
+    def _embed(self, chunks: list[Chunk], report: IngestReport) -> np.ndarray:
         if not chunks:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         t0 = time.perf_counter()
@@ -335,4 +362,3 @@ class Ingestor:
             remove(self.lexical_dir)
         else:
             index.save(self.lexical_dir)
-

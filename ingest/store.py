@@ -107,7 +107,9 @@ class VectorCollection:
             for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
         ]
 
-    def search(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
+    def search(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - cosine distance)."""
         n = self.count()
         if n == 0:
@@ -119,11 +121,15 @@ class VectorCollection:
             include=["documents", "metadatas", "distances"],
         )
         out = []
-        for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
+        for i, d, m, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+        ):
             out.append((Chunk.from_record(i, d or "", m or {}), 1.0 - float(dist)))
         return out
 
-    def iter_records(self, *, include_text: bool = True, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_records(
+        self, *, include_text: bool = True, page: int = 5000
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         include = ["documents", "metadatas"] if include_text else ["metadatas"]
         offset = 0
         while True:
@@ -165,9 +171,13 @@ class ChromaStore:
                 path.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(path), settings=settings)
         except (ValueError, ConnectionError, OSError) as exc:
-            raise StoreError(f"cannot open Chroma store at {self.location}: {str(exc).splitlines()[0]}") from None
+            raise StoreError(
+                f"cannot open Chroma store at {self.location}: {str(exc).splitlines()[0]}"
+            ) from None
         except Exception as exc:  # chromadb wraps transport errors in its own types
-            raise StoreError(f"cannot open Chroma store at {self.location}: {type(exc).__name__}: {exc}") from None
+            raise StoreError(
+                f"cannot open Chroma store at {self.location}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
@@ -175,10 +185,14 @@ class ChromaStore:
     def open(self, name: str) -> VectorCollection:
         check_collection_name(name)
         if name not in self.names():
-            raise StoreError(f"no collection {name!r} in {self.location}; run `rag ingest PATH --collection {name}` first")
+            raise StoreError(
+                f"no collection {name!r} in {self.location}; run `rag ingest PATH --collection {name}` first"
+            )
         return VectorCollection(self.client.get_collection(name, embedding_function=None))
 
-    def open_for_write(self, name: str, embedder: str, dim: int, *, replace: bool = False) -> VectorCollection:
+    def open_for_write(
+        self, name: str, embedder: str, dim: int, *, replace: bool = False
+    ) -> VectorCollection:
         """Open or create a collection bound to `embedder`; refuse another embedder unless `replace`."""
         check_collection_name(name)
         if name in self.names():

@@ -115,7 +115,9 @@ class Chunk:
     @classmethod
     def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         raw_speakers = meta.get("speakers") or []
-        speakers = tuple(str(s) for s in raw_speakers) if isinstance(raw_speakers, list) else (str(raw_speakers),)
+        speakers = (
+            tuple(str(s) for s in raw_speakers) if isinstance(raw_speakers, list) else (str(raw_speakers),)
+        )
         extra = {k[5:]: v for k, v in meta.items() if k.startswith("meta_")}
         return cls(
             id=chunk_id,

@@ -21,11 +21,14 @@ from rag.rerank import Reranker
 from rag.retrieve import Filters, Retriever, lexical_coverage
 from rag.types import Answer, Hit
 
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
 NOT_FOUND = {
     "en": "I could not find this in your documents.",
     "es": "No he encontrado esto en tus documentos.",
 }
-_ES_HINTS = re.compile(r"[¿¡ñáéíóú]|\b(qué|cómo|cuál|cuáles|cuándo|dónde|quién|por qué|para|los|las|del|una)\b", re.I)
+_ES_HINTS = re.compile(
+    r"[¿¡ñáéíóú]|\b(qué|cómo|cuál|cuáles|cuándo|dónde|quién|por qué|para|los|las|del|una)\b", re.I
+)
 _REFUSAL = re.compile(
     r"(do(es)? not (contain|mention|say)|don't know|not (found|mentioned|in the sources)|cannot find|"
     r"no (contienen|mencionan|sé|lo sé|aparece)|no se menciona|no encuentro)",
@@ -107,8 +110,13 @@ class Assistant:
             self._generator = self._generator_factory()
         return self._generator
 
-    def search(self, query: str, filters: Filters | None = None, extra: list[Chunk] | None = None,
-               timings: dict[str, float] | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        extra: list[Chunk] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
         timings = timings if timings is not None else {}
         t = time.perf_counter()
         hits = self.retriever.retrieve(query, self.options.candidates, filters, extra or [])
@@ -132,8 +140,11 @@ class Assistant:
         chunks = self.retriever.collection.get(ids)
         after = []
         for c in chunks:
-            after.extend(self.retriever.collection.get_where(
-                {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}))
+            after.extend(
+                self.retriever.collection.get_where(
+                    {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}
+                )
+            )
         return chunks + after
 
     def ask(
@@ -166,15 +177,30 @@ class Assistant:
         generator = self.generator
         timings["load_generator"] = time.perf_counter() - t
         t = time.perf_counter()
-        passages = build_passages(hits, self.retriever.collection, generator.count_tokens, self.options.context_tokens)
+        passages = build_passages(
+            relevant(hits, self.reranker is not None),
+            self.retriever.collection,
+            generator.count_tokens,
+            self.options.context_tokens,
+        )
         timings["context"] = time.perf_counter() - t
         history = memory.history_for_prompt() if memory is not None else ""
         messages = [
             {"role": "system", "content": load("system").strip()},
-            {"role": "user", "content": load("answer").format(sources=render_sources(passages), history=history, question=question)},
+            {
+                "role": "user",
+                "content": load("answer").format(
+                    sources=render_sources(passages),
+                    history=history,
+                    question=question,
+                    language=LANGUAGE_NAMES.get(lang, "the language of the question"),
+                ),
+            },
         ]
         t = time.perf_counter()
-        gen = generator.generate(messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop)
+        gen = generator.generate(
+            messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
+        )
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s
         t = time.perf_counter()
@@ -183,20 +209,41 @@ class Assistant:
         refused = not citations and bool(_REFUSAL.search(gen.text))
         timings["total"] = time.perf_counter() - t0
         answer = Answer(
-            question, query, text if text.strip() else NOT_FOUND[lang], refused, citations, passages, hits,
-            gen.input_tokens, gen.output_tokens, timings, generator.name, gen.interrupted,
+            question,
+            query,
+            text if text.strip() else NOT_FOUND[lang],
+            refused,
+            citations,
+            passages,
+            hits,
+            gen.input_tokens,
+            gen.output_tokens,
+            timings,
+            generator.name,
+            gen.interrupted,
         )
         if memory is not None:
             memory.add(Turn(question, answer.text, query, cited_for_memory(answer)))
         return answer
 
 
+def relevant(hits: list[Hit], reranked: bool, keep: float = 0.55) -> list[Hit]:
+    """Hits worth showing the generator. Small models repeat whatever they are shown, so without a
+    reranker, hits far below the best fused score (found by one leg only, low in it) are dropped."""
+    if reranked or not hits:
+        return hits
+    best = hits[0].fused
+    return [h for h in hits if h.fused >= keep * best]
+
+
 def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
     by_label = {c.label: c for c in answer.citations}
-    out = []
+    out: list[dict[str, object]] = []
     for p in answer.passages:
         from rag.context import label
 
         if label(p.chunks) in by_label:
-            out.append({"label": label(p.chunks), "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]})
+            out.append(
+                {"label": label(p.chunks), "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]}
+            )
     return out

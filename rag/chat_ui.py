@@ -21,8 +21,14 @@ HELP = """[bold]/sources[/]   sources of the last answer      [bold]/show N[/]  
 
 
 class ChatSession:
-    def __init__(self, assistant: Assistant, memory: Memory, sessions_dir: Path, console: Console,
-                 filters: Filters | None = None) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        memory: Memory,
+        sessions_dir: Path,
+        console: Console,
+        filters: Filters | None = None,
+    ) -> None:
         self.assistant = assistant
         self.memory = memory
         self.sessions_dir = sessions_dir
@@ -53,7 +59,9 @@ class ChatSession:
         try:
             answer = stream_answer(
                 self.console,
-                lambda on_token, stop: self.assistant.ask(question, self.filters, self.memory, on_token, stop),
+                lambda on_token, stop: self.assistant.ask(
+                    question, self.filters, self.memory, on_token, stop
+                ),
             )
         except KeyboardInterrupt:
             self.console.print("[yellow]stopped[/]")

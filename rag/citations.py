@@ -72,7 +72,7 @@ def attribute(
         for idx in keep:
             order.setdefault(idx, len(order) + 1)
     rebuilt = []
-    for sentence, text, keep in zip(sentences, plain, chosen, strict=True):
+    for text, keep in zip(plain, chosen, strict=True):
         marks = "".join(f"[{order[i]}]" for i in keep)
         if marks:
             # Put the marker before the sentence's final punctuation.

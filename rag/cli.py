@@ -29,10 +29,20 @@ err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: settings, 'default').")]
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Chroma folder for the embedded store (default: $RAG_HOME/store).")]
-UrlOpt = Annotated[str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")]
-TokenOpt = Annotated[str | None, typer.Option("--chroma-token", help="Auth token for the Chroma server.", envvar="RAG_CHROMA_TOKEN")]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Collection name (default: settings, 'default').")
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Chroma folder for the embedded store (default: $RAG_HOME/store)."),
+]
+UrlOpt = Annotated[
+    str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--chroma-token", help="Auth token for the Chroma server.", envvar="RAG_CHROMA_TOKEN"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
@@ -49,15 +59,20 @@ def friendly(fn: F) -> F:
             err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]; what was written is consistent — run the command again to finish")
+            err.print(
+                "[yellow]interrupted[/]; what was written is consistent — run the command again to finish"
+            )
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("RAG_DEBUG"):
                 raise
-            err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for a traceback)",
-                      highlight=False, soft_wrap=True)
+            err.print(
+                f"[red]internal error:[/] {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for a traceback)",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -84,7 +99,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """rag: answers from your own documents, with citations, on your own machine."""
 
@@ -97,23 +114,42 @@ def ingest(
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     chroma_token: TokenOpt = None,
-    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Remove documents whose files are gone.")] = True,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, change nothing.")] = False,
-    reembed: Annotated[bool, typer.Option("--reembed", help="Rebuild the collection with the configured embedder.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune/--no-prune", help="Remove documents whose files are gone.")
+    ] = True,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
+    ] = False,
+    reembed: Annotated[
+        bool, typer.Option("--reembed", help="Rebuild the collection with the configured embedder.")
+    ] = False,
     password: Annotated[str | None, typer.Option("--password", help="Password for protected PDFs.")] = None,
-    chunk_tokens: Annotated[int | None, typer.Option("--chunk-tokens", min=16, help="Chunk size in embedder tokens.")] = None,
-    chunk_overlap: Annotated[int | None, typer.Option("--chunk-overlap", min=0, help="Overlap between chunks in tokens.")] = None,
-    max_file_mb: Annotated[int | None, typer.Option("--max-file-mb", min=1, help="Skip files larger than this.")] = None,
+    chunk_tokens: Annotated[
+        int | None, typer.Option("--chunk-tokens", min=16, help="Chunk size in embedder tokens.")
+    ] = None,
+    chunk_overlap: Annotated[
+        int | None, typer.Option("--chunk-overlap", min=0, help="Overlap between chunks in tokens.")
+    ] = None,
+    max_file_mb: Annotated[
+        int | None, typer.Option("--max-file-mb", min=1, help="Skip files larger than this.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder (or file) into a collection, keeping it in sync on every re-run."""
     from ingest.lock import CollectionLock
-    from ingest.pipeline import Ingestor, IngestOptions
+    from ingest.pipeline import IngestOptions, Ingestor
     from rag import wiring
     from rag.ingest_ui import RichProgress, render_report
 
-    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token,
-                  chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, max_file_mb=max_file_mb)
+    s = _settings(
+        collection=collection,
+        store=store,
+        chroma_url=chroma_url,
+        chroma_token=chroma_token,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        max_file_mb=max_file_mb,
+    )
     if not path.exists():
         from rag.errors import InputError
 
@@ -138,7 +174,9 @@ def ingest(
         try:
             show = not as_json and sys.stderr.isatty()
             progress = RichProgress(err) if show else None
-            ingestor = Ingestor(store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress)
+            ingestor = Ingestor(
+                store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress
+            )
             if progress is not None:
                 with progress:
                     report = ingestor.run(path)
@@ -173,14 +211,20 @@ def status(
             entries = manifest.entries(collection)
             docs = sorted(col.sources().items())
             rows = [
-                {"source": src, "chunks": n, "ingested_at": entries[src].ingested_at if src in entries else None}
+                {
+                    "source": src,
+                    "chunks": n,
+                    "ingested_at": entries[src].ingested_at if src in entries else None,
+                }
                 for src, n in docs
             ]
             if as_json:
                 console.print_json(json.dumps({"collection": collection, "documents": rows}))
                 return
             common = os.path.commonpath([str(r["source"]) for r in rows]) if len(rows) > 1 else ""
-            table = Table(title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks\n{common}")
+            table = Table(
+                title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks\n{common}"
+            )
             table.add_column("document", overflow="fold")
             table.add_column("chunks", justify="right")
             table.add_column("ingested")
@@ -213,7 +257,13 @@ def status(
     for col_name in ("collection", "documents", "chunks", "embedder", "last ingest"):
         table.add_column(col_name, justify="right" if col_name in ("documents", "chunks") else "left")
     for d in data:
-        table.add_row(str(d["collection"]), str(d["documents"]), str(d["chunks"]), str(d["embedder"]), str(d["last_ingest"] or "-"))
+        table.add_row(
+            str(d["collection"]),
+            str(d["documents"]),
+            str(d["chunks"]),
+            str(d["embedder"]),
+            str(d["last_ingest"] or "-"),
+        )
     console.print(table)
 
 
@@ -225,9 +275,13 @@ def models(as_json: JsonOpt = False) -> None:
 
     s = _settings()
     rows = [
-        describe(s.embedder, "embedder", s.models_dir, s.allow_network) if s.embedder_backend == "sentence-transformers" else None,
+        describe(s.embedder, "embedder", s.models_dir, s.allow_network)
+        if s.embedder_backend == "sentence-transformers"
+        else None,
         describe(s.reranker, "reranker", s.models_dir, s.allow_network) if s.reranker else None,
-        describe(s.generator, "generator", s.models_dir, s.allow_network) if s.generator_backend == "transformers" else None,
+        describe(s.generator, "generator", s.models_dir, s.allow_network)
+        if s.generator_backend == "transformers"
+        else None,
     ]
     resolved = [r for r in rows if r is not None]
     if as_json:
@@ -236,28 +290,58 @@ def models(as_json: JsonOpt = False) -> None:
     table = Table(title="models")
     for c in ("role", "spec", "source", "status", "size", "location / note"):
         table.add_column(c, overflow="fold")
-    labels = {"ready": "[green]ready[/]", "convert": "[yellow]will convert on first use[/]", "missing": "[red]missing[/]"}
+    labels = {
+        "ready": "[green]ready[/]",
+        "convert": "[yellow]will convert on first use[/]",
+        "missing": "[red]missing[/]",
+    }
     for r in resolved:
         note = r.location if r.status == "ready" else r.detail
-        table.add_row(r.role, r.spec, r.kind, labels[r.status], f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-", note)
+        table.add_row(
+            r.role,
+            r.spec,
+            r.kind,
+            labels[r.status],
+            f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-",
+            note,
+        )
     if not s.reranker:
-        table.add_row("reranker", "(none)", "-", "[dim]off[/]", "-", "set RAG_RERANKER to a cross-encoder path or hub id")
+        table.add_row(
+            "reranker",
+            "(none)",
+            "-",
+            "[dim]off[/]",
+            "-",
+            "set RAG_RERANKER to a cross-encoder path or hub id",
+        )
     console.print(table)
 
 
-def _filters(source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None) -> Any:
+def _filters(
+    source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None
+) -> Any:
     from rag.retrieve import Filters
 
     return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
 
 
-SourceOpt = Annotated[str | None, typer.Option("--source", help="Only documents whose path matches this glob.")]
+SourceOpt = Annotated[
+    str | None, typer.Option("--source", help="Only documents whose path matches this glob.")
+]
 SpeakerOpt = Annotated[str | None, typer.Option("--speaker", help="Only passages with this speaker.")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Only documents dated on/after YYYY[-MM[-DD]].")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only documents dated on/before YYYY[-MM[-DD]].")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only documents dated on/after YYYY[-MM[-DD]].")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Only documents dated on/before YYYY[-MM[-DD]].")
+]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, es, ...).")]
-RerankOpt = Annotated[bool, typer.Option("--rerank/--no-rerank", help="Rerank candidates with the cross-encoder.")]
-GeneratorOpt = Annotated[str | None, typer.Option("--generator", "-g", help="Generator spec (bundled name, path or hub id).")]
+RerankOpt = Annotated[
+    bool, typer.Option("--rerank/--no-rerank", help="Rerank candidates with the cross-encoder.")
+]
+GeneratorOpt = Annotated[
+    str | None, typer.Option("--generator", "-g", help="Generator spec (bundled name, path or hub id).")
+]
 
 
 @app.command()
@@ -284,14 +368,22 @@ def ask(
 
     if not question.strip():
         raise InputError("the question is empty")
-    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token, generator=generator)
+    s = _settings(
+        collection=collection,
+        store=store,
+        chroma_url=chroma_url,
+        chroma_token=chroma_token,
+        generator=generator,
+    )
     assistant = wiring.assistant(s, s.collection, rerank=rerank)
     filters = _filters(source, speaker, since, until, lang)
     if as_json:
         answer = assistant.ask(question, filters)
         console.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
         return
-    answer = stream_answer(console, lambda on_token, stop: assistant.ask(question, filters, None, on_token, stop))
+    answer = stream_answer(
+        console, lambda on_token, stop: assistant.ask(question, filters, None, on_token, stop)
+    )
     console.print(sources_table(answer))
     err.print(stats_line(answer))
 
@@ -303,7 +395,9 @@ def chat(
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     chroma_token: TokenOpt = None,
-    session: Annotated[str, typer.Option("--session", "-s", help="Session name; resumes it if it exists.")] = "last",
+    session: Annotated[
+        str, typer.Option("--session", "-s", help="Session name; resumes it if it exists.")
+    ] = "last",
     source: SourceOpt = None,
     speaker: SpeakerOpt = None,
     since: SinceOpt = None,
@@ -317,10 +411,18 @@ def chat(
     from rag.chat_ui import ChatSession, open_session
     from rag.memory import Memory
 
-    s = _settings(collection=collection, store=store, chroma_url=chroma_url, chroma_token=chroma_token, generator=generator)
+    s = _settings(
+        collection=collection,
+        store=store,
+        chroma_url=chroma_url,
+        chroma_token=chroma_token,
+        generator=generator,
+    )
     assistant = wiring.assistant(s, s.collection, rerank=rerank)
     memory = Memory(open_session(s.sessions_dir, session), None, window=s.memory_turns)
-    ChatSession(assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)).run()
+    ChatSession(
+        assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)
+    ).run()
 
 
 def quiet_libraries() -> None:

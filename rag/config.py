@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 def default_home() -> Path:
@@ -23,7 +28,9 @@ def config_file() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
-    home: Path = Field(default_factory=default_home, description="Where stores, sessions and model caches live")
+    home: Path = Field(
+        default_factory=default_home, description="Where stores, sessions and model caches live"
+    )
     store: Path | None = Field(None, description="Chroma folder (default: $RAG_HOME/store)")
     collection: str = Field("default", description="Collection name")
     chroma_url: str | None = Field(None, description="Chroma server URL; embedded store when unset")
@@ -36,7 +43,9 @@ class Settings(BaseSettings):
     reranker: str | None = Field(None, description="Cross-encoder: bundled name, local folder or hub id")
     reranker_backend: str = "cross-encoder"
 
-    chunk_tokens: int | None = Field(None, description="Chunk size in embedder tokens (default: fits the model)")
+    chunk_tokens: int | None = Field(
+        None, description="Chunk size in embedder tokens (default: fits the model)"
+    )
     chunk_overlap: int = 32
     max_file_mb: int = 200
 
@@ -45,12 +54,16 @@ class Settings(BaseSettings):
     threads: int | None = None
     allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")
 
-    rerank_threshold: float | None = Field(None, description="Override the calibrated rerank abstention threshold")
-    dense_threshold: float | None = Field(None, description="Override the calibrated dense-similarity threshold")
+    rerank_threshold: float | None = Field(
+        None, description="Override the calibrated rerank abstention threshold"
+    )
+    dense_threshold: float | None = Field(
+        None, description="Override the calibrated dense-similarity threshold"
+    )
 
-    top_k: int = 6
+    top_k: int = 5
     candidates: int = 30
-    context_tokens: int = 1800
+    context_tokens: int = 1200
     max_new_tokens: int = 320
     memory_turns: int = 4
 

@@ -15,7 +15,7 @@ CountTokens = Callable[[str], int]
 def merge_text(a: str, b: str) -> str:
     """Join two consecutive windows, dropping the overlap the chunker repeated."""
     limit = min(len(a), len(b), 4000)
-    for size in range(limit, 20, -1):
+    for size in range(limit, 9, -1):  # below ~10 characters a match is more likely chance than overlap
         if a.endswith(b[:size]):
             return a + b[size:]
     sep = " " if not a.endswith("\n") else ""
@@ -92,7 +92,8 @@ def build_passages(
         merged = False
         for i, (other_hit, other) in enumerate(groups):
             if other[0].source == chunks[0].source and (
-                chunks[0].chunk_index <= other[-1].chunk_index + 1 and other[0].chunk_index <= chunks[-1].chunk_index + 1
+                chunks[0].chunk_index <= other[-1].chunk_index + 1
+                and other[0].chunk_index <= chunks[-1].chunk_index + 1
             ):
                 union = {c.id: c for c in other + chunks}
                 groups[i] = (other_hit, sorted(union.values(), key=lambda c: c.chunk_index))
@@ -115,5 +116,5 @@ def build_passages(
 def render_sources(passages: Sequence[Passage]) -> str:
     blocks = []
     for p in passages:
-        blocks.append(f"[{p.number}] {label(p.chunks)}\n<<<\n{p.text.strip()}\n>>>")
+        blocks.append(f"[{p.number}] ({label(p.chunks)})\n{p.text.strip()}")
     return "\n\n".join(blocks)

@@ -54,14 +54,22 @@ def make_generator(backend: str, model: str, **kwargs: Any) -> Generator:
     try:
         factory = GENERATORS[backend]
     except KeyError:
-        raise ModelError(f"unknown generator backend {backend!r} (known: {', '.join(sorted(GENERATORS))})") from None
+        raise ModelError(
+            f"unknown generator backend {backend!r} (known: {', '.join(sorted(GENERATORS))})"
+        ) from None
     return factory(model, **kwargs)
 
 
 @register_generator("transformers")
 class TransformersGenerator:
     def __init__(
-        self, model: str, *, device: str = "cpu", quantize: bool = True, threads: int | None = None, name: str | None = None
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        quantize: bool = True,
+        threads: int | None = None,
+        name: str | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,7 +79,8 @@ class TransformersGenerator:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             dtype = torch.float32 if device == "cpu" else torch.float16
-            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device)
+            loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+            self.model: Any = loaded.to(device)
         except Exception as exc:
             raise ModelError(f"cannot load generator {model!r}: {str(exc).splitlines()[0]}") from None
         self.model.eval()
@@ -99,15 +108,17 @@ class TransformersGenerator:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        stop = stop or threading.Event()
-        prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        stop_event = stop or threading.Event()
+        prompt = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, tokenize=False
+        )
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
         n_in = int(inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return stop.is_set()
+                return stop_event.is_set()
 
         output: dict[str, Any] = {}
 
@@ -140,14 +151,16 @@ class TransformersGenerator:
                 if on_token is not None and piece:
                     on_token(piece)
         except KeyboardInterrupt:
-            stop.set()
+            stop_event.set()
         finally:
             worker.join()
         if "error" in output:
             raise ModelError(f"generation failed: {output['error']}")
         ids = output.get("ids")
         n_out = int(ids.shape[1]) - n_in if ids is not None else len(pieces)
-        return Generation("".join(pieces), n_in, n_out, time.perf_counter() - t0, first, interrupted=stop.is_set())
+        return Generation(
+            "".join(pieces), n_in, n_out, time.perf_counter() - t0, first, interrupted=stop_event.is_set()
+        )
 
 
 @register_generator("scripted")
@@ -179,13 +192,17 @@ class ScriptedGenerator:
             text = self.replies.pop(0)
         else:
             user = messages[-1]["content"]
-            start = user.find("<<<\n")
-            if start >= 0:  # an answer prompt: cite the first sentence of source 1
-                body = user[start + 4 : user.find("\n>>>", start)]
+            start = user.find("\n[1] (")
+            if start >= 0:  # an answer prompt: repeat the first sentence of source 1, cited
+                body = user[user.find("\n", start + 1) + 1 :]
                 text = f"{body.split('.')[0].strip()} [1]."
             else:  # a rewrite or summary prompt: echo the question
                 marker = "Last question:"
-                text = user[user.rfind(marker) + len(marker) :].strip().splitlines()[0] if marker in user else "ok"
+                text = (
+                    user[user.rfind(marker) + len(marker) :].strip().splitlines()[0]
+                    if marker in user
+                    else "ok"
+                )
         words = text.split(" ")[:max_new_tokens]
         out = []
         for i, word in enumerate(words):

@@ -55,7 +55,9 @@ def render_report(report: IngestReport, console: Console, err: Console) -> None:
     if not report.dry_run:
         table.add_row("chunks in collection", str(report.collection_chunks))
         rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
-        table.add_row("chunks embedded", f"{report.chunks_embedded} ({rate:.0f}/s)" if report.chunks_embedded else "0")
+        table.add_row(
+            "chunks embedded", f"{report.chunks_embedded} ({rate:.0f}/s)" if report.chunks_embedded else "0"
+        )
     table.add_row("seconds", f"{report.seconds:.1f}")
     console.print(table)
     if report.dry_run:
@@ -70,4 +72,9 @@ def render_report(report: IngestReport, console: Console, err: Console) -> None:
                 err.print(f"[yellow]warning[/] {r.path}: {w}")
     skipped = [r for r in report.results if r.status == "skipped"]
     if skipped:
-        err.print(f"[dim]skipped {len(skipped)} unsupported file(s): " + ", ".join(r.path.rsplit('/', 1)[-1] for r in skipped[:8]) + (" …" if len(skipped) > 8 else "") + "[/]")
+        err.print(
+            f"[dim]skipped {len(skipped)} unsupported file(s): "
+            + ", ".join(r.path.rsplit("/", 1)[-1] for r in skipped[:8])
+            + (" …" if len(skipped) > 8 else "")
+            + "[/]"
+        )

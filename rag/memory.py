@@ -53,7 +53,9 @@ class Session:
             turns = [Turn(**t) for t in data.get("turns", [])]
             return cls(name, turns, data.get("summary", ""), int(data.get("summarized_turns", 0)))
         except (ValueError, TypeError) as exc:
-            raise InputError(f"session file {path} is damaged ({exc}); delete it or use another --session") from None
+            raise InputError(
+                f"session file {path} is damaged ({exc}); delete it or use another --session"
+            ) from None
 
 
 def check_session_name(name: str) -> str:
@@ -113,7 +115,9 @@ class Memory:
             self.session.summary = (self.session.summary + " " + " / ".join(t.question for t in old)).strip()
         else:
             prompt = load("summarize").format(summary=self.session.summary or "(none)", turns=text)
-            out = self.generator.generate([{"role": "user", "content": prompt}], max_new_tokens=160).text.strip()
+            out = self.generator.generate(
+                [{"role": "user", "content": prompt}], max_new_tokens=160
+            ).text.strip()
             self.session.summary = out or self.session.summary
         self.session.summarized_turns += len(old)
 

@@ -109,7 +109,9 @@ def _bundled_folder(b: Bundled) -> Path:
     for f in files:
         if f.as_posix().endswith(b.folder + "/config.json"):
             return f.parent
-    raise ModelMissing(f"package {b.packages[0]} has no folder {b.folder}; reinstall it: {b.install_command()}")
+    raise ModelMissing(
+        f"package {b.packages[0]} has no folder {b.folder}; reinstall it: {b.install_command()}"
+    )
 
 
 def gguf_parts(b: Bundled) -> list[Path]:
@@ -179,8 +181,15 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
                 return Resolution(spec, role, "bundled", str(cache), "ready", _size(cache), b.about)
             parts = gguf_parts(b)
             size = sum(p.stat().st_size for p in parts)
-            return Resolution(spec, role, "bundled", str(parts[0].parent.parent), "convert", size,
-                              f"{b.about}; converted to {cache} on first use (about a minute)")
+            return Resolution(
+                spec,
+                role,
+                "bundled",
+                str(parts[0].parent.parent),
+                "convert",
+                size,
+                f"{b.about}; converted to {cache} on first use (about a minute)",
+            )
         except ModelMissing as exc:
             return Resolution(spec, role, "bundled", "", "missing", 0, str(exc))
     path = Path(spec).expanduser()
@@ -189,19 +198,37 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
             cache = _local_gguf_cache(models_dir, path)
             if (cache / MARKER).exists():
                 return Resolution(spec, role, "local", str(cache), "ready", _size(cache))
-            return Resolution(spec, role, "local", str(path), "convert", _size(path), f"converted to {cache} on first use")
+            return Resolution(
+                spec, role, "local", str(path), "convert", _size(path), f"converted to {cache} on first use"
+            )
         return Resolution(spec, role, "local", str(path.resolve()), "ready", _size(path))
     if _looks_like_hub_id(spec):
         cached = _hub_cached(spec)
         if cached:
-            return Resolution(spec, role, "hub", cached, "ready", _size(Path(cached)), "from the Hugging Face cache")
+            return Resolution(
+                spec, role, "hub", cached, "ready", _size(Path(cached)), "from the Hugging Face cache"
+            )
         if network_allowed(allow_network):
             return Resolution(spec, role, "hub", spec, "convert", 0, "downloaded from the hub on first use")
-        return Resolution(spec, role, "hub", "", "missing", 0,
-                          f"{spec} is not cached locally and network use is off (set RAG_ALLOW_NETWORK=1)")
+        return Resolution(
+            spec,
+            role,
+            "hub",
+            "",
+            "missing",
+            0,
+            f"{spec} is not cached locally and network use is off (set RAG_ALLOW_NETWORK=1)",
+        )
     known = ", ".join(b.name for b in BUNDLED.values() if b.role == role)
-    return Resolution(spec, role, "local", "", "missing", 0,
-                      f"{spec!r} is not a bundled {role} ({known}), a local path, or a hub id")
+    return Resolution(
+        spec,
+        role,
+        "local",
+        "",
+        "missing",
+        0,
+        f"{spec!r} is not a bundled {role} ({known}), a local path, or a hub id",
+    )
 
 
 def resolve(
@@ -245,7 +272,9 @@ def assemble(parts: list[Path], target: Path, sha256: str) -> None:
         )
 
 
-def convert_bundled_gguf(b: Bundled, models_dir: Path, on_status: Callable[[str], None] | None = None) -> Path:
+def convert_bundled_gguf(
+    b: Bundled, models_dir: Path, on_status: Callable[[str], None] | None = None
+) -> Path:
     assert b.sha256 is not None
     target = _cache_dir(models_dir, b)
     if (target / MARKER).exists():
@@ -264,7 +293,10 @@ def convert_bundled_gguf(b: Bundled, models_dir: Path, on_status: Callable[[str]
 
 
 def convert_gguf(
-    gguf: Path, target: Path, on_status: Callable[[str], None] | None = None, extra: dict[str, str] | None = None
+    gguf: Path,
+    target: Path,
+    on_status: Callable[[str], None] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Path:
     """GGUF → safetensors (fp16) + tokenizer in `target`, written atomically."""
     if (target / MARKER).exists():
@@ -279,11 +311,13 @@ def convert_gguf(
     try:
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float16)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float16
+            )
         except Exception as exc:
             raise ModelError(f"cannot read GGUF {gguf.name}: {str(exc).splitlines()[0]}") from None
         # The GGUF quantizer marks the model unserialisable; its weights are already dequantized.
-        model.hf_quantizer = None
+        setattr(model, "hf_quantizer", None)  # noqa: B010  (typed as non-optional in transformers)
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(str(tmp))

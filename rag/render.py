@@ -15,7 +15,9 @@ from rich.text import Text
 from rag.types import Answer
 
 
-def stream_answer(console: Console, run: Callable[[Callable[[str], None], threading.Event], Answer]) -> Answer:
+def stream_answer(
+    console: Console, run: Callable[[Callable[[str], None], threading.Event], Answer]
+) -> Answer:
     """Show tokens as they arrive, then replace them with the final answer (citations corrected)."""
     stop = threading.Event()
     buffer = Text()
@@ -25,6 +27,7 @@ def stream_answer(console: Console, run: Callable[[Callable[[str], None], thread
         console.print(Text(answer.text))
         return answer
     with Live(buffer, console=console, refresh_per_second=12, transient=True) as live:
+
         def on_token(piece: str) -> None:
             buffer.append(piece)
             live.update(buffer)

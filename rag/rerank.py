@@ -31,13 +31,17 @@ def make_reranker(backend: str, model: str, **kwargs: Any) -> Reranker:
     try:
         factory = RERANKERS[backend]
     except KeyError:
-        raise ModelError(f"unknown reranker backend {backend!r} (known: {', '.join(sorted(RERANKERS))})") from None
+        raise ModelError(
+            f"unknown reranker backend {backend!r} (known: {', '.join(sorted(RERANKERS))})"
+        ) from None
     return factory(model, **kwargs)
 
 
 @register_reranker("cross-encoder")
 class CrossEncoderReranker:
-    def __init__(self, model: str, *, device: str = "cpu", max_length: int = 320, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str, *, device: str = "cpu", max_length: int = 320, batch_size: int = 32
+    ) -> None:
         from sentence_transformers import CrossEncoder
 
         try:
@@ -51,7 +55,10 @@ class CrossEncoderReranker:
         if not texts:
             return []
         scores = self.model.predict(
-            [(query, t) for t in texts], batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
+            [(query, t) for t in texts],
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
         )
         return [float(s) for s in scores]
 

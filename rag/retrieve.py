@@ -87,7 +87,9 @@ def lexical_coverage(query: str, text: str) -> float:
 
 
 class Retriever:
-    def __init__(self, collection: VectorCollection, embedder: Embedder, lexical: LexicalIndex | None) -> None:
+    def __init__(
+        self, collection: VectorCollection, embedder: Embedder, lexical: LexicalIndex | None
+    ) -> None:
         self.collection = collection
         self.embedder = embedder
         self.lexical = lexical
@@ -101,17 +103,19 @@ class Retriever:
         # Post-filters (source globs) need headroom; Chroma applies the rest itself.
         fetch = k * 4 if filters.source else k
         vector = self.embedder.embed([query], query=True)[0]
-        dense = [(c, s) for c, s in self.collection.search(vector, fetch, filters.where()) if filters.accept(c)][:k]
+        dense = [
+            (c, s) for c, s in self.collection.search(vector, fetch, filters.where()) if filters.accept(c)
+        ][:k]
         hits: dict[str, Hit] = {}
-        for rank, (chunk, sim) in enumerate(dense, start=1):
-            hits[chunk.id] = Hit(chunk, dense_rank=rank, dense_score=sim)
+        for rank, (found_chunk, sim) in enumerate(dense, start=1):
+            hits[found_chunk.id] = Hit(found_chunk, dense_rank=rank, dense_score=sim)
         lexical_ids: list[str] = []
         if self.lexical is not None:
             found = self.lexical.search(query, fetch * (3 if filters.active else 1))
             need = [i for i, _ in found if i not in hits]
             chunks = {c.id: c for c in self.collection.get(need)}
             for i, score in found:
-                chunk = hits[i].chunk if i in hits else chunks.get(i)
+                chunk: Chunk | None = hits[i].chunk if i in hits else chunks.get(i)
                 if chunk is None or not filters.accept(chunk):
                     continue  # stale id (collection changed after the index) or filtered out
                 hit = hits.setdefault(i, Hit(chunk))

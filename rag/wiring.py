@@ -41,8 +41,20 @@ def lexical_dir(s: Settings, collection: str) -> Path:
     return state_dir(s) / "lexical" / collection
 
 
+def quiet_transformers() -> None:
+    """transformers draws its own progress bars while loading weights; ours are the only ones shown."""
+    try:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
 def _embedder(backend: str, spec: str, s: Settings) -> Embedder:
     if backend == "sentence-transformers":
+        quiet_transformers()
         path = resolve(spec, "embedder", s.models_dir, s.allow_network)
         return make_embedder(backend, path, name=f"{backend}:{spec}", device=s.device)
     return make_embedder(backend, spec, name=f"{backend}:{spec}")
@@ -77,7 +89,9 @@ def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollecti
         raise StoreError(f"no collection {name!r} yet: run `rag ingest PATH --collection {name}` first")
     collection = store.open(name)
     if collection.count() == 0:
-        raise StoreError(f"collection {name!r} is empty: run `rag ingest PATH --collection {name}` to add documents")
+        raise StoreError(
+            f"collection {name!r} is empty: run `rag ingest PATH --collection {name}` to add documents"
+        )
     return store, collection
 
 
@@ -100,9 +114,16 @@ def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
 
     def generator() -> Generator:
         if s.generator_backend == "transformers":
+            quiet_transformers()
             path = resolve(s.generator, "generator", s.models_dir, s.allow_network)
-            return make_generator("transformers", path, device=s.device, quantize=s.quantize, threads=s.threads,
-                                  name=s.generator)
+            return make_generator(
+                "transformers",
+                path,
+                device=s.device,
+                quantize=s.quantize,
+                threads=s.threads,
+                name=s.generator,
+            )
         return make_generator(s.generator_backend, s.generator)
 
     abstention = calibrated_abstention(collection.embedder, reranker.name if reranker else None)
@@ -121,5 +142,10 @@ def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
         max_new_tokens=s.max_new_tokens,
         abstention=abstention,
     )
-    return Assistant(Retriever(collection, embedder, lexical), reranker, generator,
-                     lambda texts: embedder.embed(texts), options)
+    return Assistant(
+        Retriever(collection, embedder, lexical),
+        reranker,
+        generator,
+        lambda texts: embedder.embed(texts),
+        options,
+    )

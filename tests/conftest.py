@@ -13,7 +13,14 @@ def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "rag-home"
     monkeypatch.setenv("RAG_HOME", str(home))
     monkeypatch.delenv("RAG_CONFIG", raising=False)
-    for var in ("RAG_EMBEDDER", "RAG_GENERATOR", "RAG_RERANKER", "RAG_COLLECTION", "RAG_CHROMA_URL", "RAG_STORE"):
+    for var in (
+        "RAG_EMBEDDER",
+        "RAG_GENERATOR",
+        "RAG_RERANKER",
+        "RAG_COLLECTION",
+        "RAG_CHROMA_URL",
+        "RAG_STORE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")
     monkeypatch.setenv("RAG_EMBEDDER", "64")

@@ -8,7 +8,7 @@ from pathlib import Path
 from ingest.chunking import ChunkConfig
 from ingest.embedder import make_embedder
 from ingest.manifest import Manifest
-from ingest.pipeline import IngestOptions, IngestReport, Ingestor
+from ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from ingest.store import ChromaStore
 
 
@@ -25,7 +25,9 @@ class Env:
 
     def ingest(self, root: Path, **changes: object) -> IngestReport:
         options = replace(self.options, **changes)  # type: ignore[arg-type]
-        return Ingestor(self.store, self.manifest, self.embedder, self.lexical_dir(options.collection), options).run(root)
+        return Ingestor(
+            self.store, self.manifest, self.embedder, self.lexical_dir(options.collection), options
+        ).run(root)
 
     def snapshot(self, collection: str = "test") -> dict[str, tuple[str, str]]:
         col = self.store.open(collection)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ingest.chunking import ChunkConfig, chunk_document, windows
@@ -27,10 +29,10 @@ def test_windows_respect_size_and_boundaries() -> None:
 def test_overlap_repeats_trailing_units() -> None:
     units = [para(i) for i in range(10)]
     out = windows(units, words, ChunkConfig(size=30, overlap=10))
-    for a, b in zip(out, out[1:], strict=False):
+    for a, b in itertools.pairwise(out):
         assert a[-1] == b[0]  # one 10-word unit carried over
     no_overlap = windows(units, words, ChunkConfig(size=30, overlap=0))
-    assert all(a[-1] != b[0] for a, b in zip(no_overlap, no_overlap[1:], strict=False))
+    assert all(a[-1] != b[0] for a, b in itertools.pairwise(no_overlap))
 
 
 def test_oversized_unit_is_split_on_sentences_then_words() -> None:
@@ -52,8 +54,20 @@ def test_new_section_starts_a_window_when_full_enough() -> None:
 
 
 def test_chunks_carry_citation_metadata() -> None:
-    units = [Unit(f"cue {i} text here now", i * 10, i * 10 + 9, start_s=i * 5.0, end_s=i * 5.0 + 5, speaker="Ana" if i < 3 else "Luis") for i in range(6)]
-    doc = Document("/x/talk.srt", "subtitles", units, {"language": "es", "date": "2025-02-01", "course": "ML"})
+    units = [
+        Unit(
+            f"cue {i} text here now",
+            i * 10,
+            i * 10 + 9,
+            start_s=i * 5.0,
+            end_s=i * 5.0 + 5,
+            speaker="Ana" if i < 3 else "Luis",
+        )
+        for i in range(6)
+    ]
+    doc = Document(
+        "/x/talk.srt", "subtitles", units, {"language": "es", "date": "2025-02-01", "course": "ML"}
+    )
     chunks = chunk_document(doc, "/x/talk.srt", "Talk", words, ChunkConfig(size=16, overlap=5))
     assert chunks[0].start_s == 0.0 and chunks[0].speakers == ("Ana",)
     assert chunks[-1].end_s == 30.0

@@ -66,7 +66,9 @@ def test_errors_are_one_line_exit_1(tmp_path: Path, corpus_copy: Path) -> None:
     assert result.exit_code == 2  # usage error
 
 
-def test_embedder_change_is_refused_with_both_names(corpus_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_embedder_change_is_refused_with_both_names(
+    corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
     monkeypatch.setenv("RAG_EMBEDDER", "32")
     result = runner.invoke(app, ["ingest", str(corpus_copy)])
@@ -95,24 +97,32 @@ def test_ask_filters(corpus_copy: Path) -> None:
     assert hits and all("statistics-05" in h["source"] for h in hits)
     result = runner.invoke(app, ["ask", "lecture", "--json", "--since", "2025-03", "--until", "2025-03-12"])
     hits = json.loads(result.stdout)["hits"]
-    assert hits and {Path(h["source"]).name for h in hits} <= {"historia-04-lovelace.srt", "statistics-05-bayes.vtt"}
+    assert hits and {Path(h["source"]).name for h in hits} <= {
+        "historia-04-lovelace.srt",
+        "statistics-05-bayes.vtt",
+    }
 
 
 def test_chat_commands_via_scripted_input(corpus_copy: Path, rag_home: Path) -> None:
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
-    script = "\n".join([
-        "/help",
-        "",
-        "What is BM25 k1?",
-        "/sources",
-        "/show 1",
-        "/show 99",
-        "/history",
-        "and what about b?",
-        "/save course",
-        "/bogus",
-        "/exit",
-    ]) + "\n"
+    script = (
+        "\n".join(
+            [
+                "/help",
+                "",
+                "What is BM25 k1?",
+                "/sources",
+                "/show 1",
+                "/show 99",
+                "/history",
+                "and what about b?",
+                "/save course",
+                "/bogus",
+                "/exit",
+            ]
+        )
+        + "\n"
+    )
     result = runner.invoke(app, ["chat", "--session", "t1"], input=script)
     assert result.exit_code == 0, result.output
     out = result.output

@@ -38,7 +38,9 @@ def test_vtt_voice_tags_become_speakers(tmp_path: Path) -> None:
 
 def test_srt_speaker_prefix_and_crlf(tmp_path: Path) -> None:
     f = tmp_path / "talk.srt"
-    f.write_bytes(b"1\r\n01:02:03,500 --> 01:02:05,000\r\nANA: Hola clase.\r\n\r\n2\r\n01:02:05,000 --> 01:02:09,250\r\nSeguimos.\r\n")
+    f.write_bytes(
+        b"1\r\n01:02:03,500 --> 01:02:05,000\r\nANA: Hola clase.\r\n\r\n2\r\n01:02:05,000 --> 01:02:09,250\r\nSeguimos.\r\n"
+    )
     doc = load(f)
     assert [u.speaker for u in doc.units] == ["ANA", "ANA"]
     assert doc.units[0].start_s == pytest.approx(3723.5)
@@ -108,10 +110,17 @@ def test_docx(tmp_path: Path) -> None:
 
 def test_whisper_json(tmp_path: Path) -> None:
     f = tmp_path / "talk.json"
-    f.write_text(json.dumps({"language": "es", "segments": [
-        {"start": 0.0, "end": 4.2, "text": " Hola.", "speaker": "SPEAKER_00"},
-        {"start": 4.2, "end": 9.9, "text": " Empezamos con derivadas."},
-    ]}))
+    f.write_text(
+        json.dumps(
+            {
+                "language": "es",
+                "segments": [
+                    {"start": 0.0, "end": 4.2, "text": " Hola.", "speaker": "SPEAKER_00"},
+                    {"start": 4.2, "end": 9.9, "text": " Empezamos con derivadas."},
+                ],
+            }
+        )
+    )
     doc = load(f)
     assert doc.meta["language"] == "es"
     assert [(u.start_s, u.end_s) for u in doc.units] == [(0.0, 4.2), (4.2, 9.9)]

@@ -29,7 +29,13 @@ def test_bundled_generators_are_found_as_parts(tmp_path: Path) -> None:
 
 
 def test_missing_package_gives_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ghost = Bundled("ghost-model", "generator", ("rag-no-such-package-part1", "rag-no-such-package-part2"), "1.0", sha256="0" * 64)
+    ghost = Bundled(
+        "ghost-model",
+        "generator",
+        ("rag-no-such-package-part1", "rag-no-such-package-part2"),
+        "1.0",
+        sha256="0" * 64,
+    )
     monkeypatch.setitem(BUNDLED, "ghost-model", ghost)
     res = describe("ghost-model", "generator", tmp_path)
     assert res.status == "missing"

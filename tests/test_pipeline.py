@@ -58,7 +58,9 @@ def test_modified_file_replaces_only_its_chunks(env: Env, corpus_copy: Path) -> 
     env.ingest(corpus_copy)
     before = env.snapshot()
     notes = corpus_copy / "notes" / "glosario.txt"
-    notes.write_text(notes.read_text(encoding="utf-8") + "\nTokenizador: divide el texto en unidades.\n", encoding="utf-8")
+    notes.write_text(
+        notes.read_text(encoding="utf-8") + "\nTokenizador: divide el texto en unidades.\n", encoding="utf-8"
+    )
     report = env.ingest(corpus_copy)
     assert statuses(report) == {"updated": 1, "unchanged": 8}
     after = env.snapshot()
@@ -121,11 +123,16 @@ def test_embedder_mismatch_is_refused(env: Env, corpus_copy: Path) -> None:
     env.ingest(corpus_copy)
     before = env.snapshot()
     other = make_embedder("hash", "32")
-    with pytest.raises(EmbedderMismatch, match="hash:64.*hash:32"):
+    with pytest.raises(EmbedderMismatch, match=r"hash:64.*hash:32"):
         Ingestor(env.store, env.manifest, other, env.lexical_dir(), env.options).run(corpus_copy)
     assert env.snapshot() == before
-    report = Ingestor(env.store, env.manifest, other, env.lexical_dir(), env.options.__class__(
-        collection="test", chunk=env.options.chunk, reembed=True)).run(corpus_copy)
+    report = Ingestor(
+        env.store,
+        env.manifest,
+        other,
+        env.lexical_dir(),
+        env.options.__class__(collection="test", chunk=env.options.chunk, reembed=True),
+    ).run(corpus_copy)
     assert report.count("added") == 9
     assert env.store.open("test").embedder == "hash:32"
 

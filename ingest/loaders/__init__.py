@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.loaders.base import Loader, LoadOptions, registry
 from ingest.loaders import docx, html, pdf, subtitles, text, whisper  # noqa: F401  (registration)
+from ingest.loaders.base import Loader, LoadOptions, registry
 
 __all__ = ["LoadOptions", "Loader", "loader_for", "supported_suffixes"]
 

@@ -18,17 +18,19 @@ def load_pdf(path: Path, options: LoadOptions) -> Document:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd objects are noise here
     try:
         reader = PdfReader(path)
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" with an empty user password and open for anyone.
-            if not reader.decrypt("") and not (options.password and reader.decrypt(options.password)):
-                hint = "wrong --password" if options.password else "use --password"
-                raise InputError(f"password-protected PDF ({hint})")
+        # Many PDFs are "encrypted" with an empty user password and open for anyone.
+        unlocked = not reader.is_encrypted or reader.decrypt("")
+        if not unlocked and not (options.password and reader.decrypt(options.password)):
+            hint = "wrong --password" if options.password else "use --password"
+            raise InputError(f"password-protected PDF ({hint})")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
     except InputError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise InputError(f"cannot read PDF: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise InputError(
+            f"cannot read PDF: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     units: list[Unit] = []
     empty: list[int] = []
     offset = 0
@@ -53,7 +55,7 @@ def load_pdf(path: Path, options: LoadOptions) -> Document:
 def _ranges(numbers: list[int]) -> str:
     out: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [0]:
+    for n in [*numbers[1:], 0]:
         if n != prev + 1:
             out.append(str(start) if start == prev else f"{start}-{prev}")
             start = n

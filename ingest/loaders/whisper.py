@@ -32,8 +32,8 @@ def load_whisper(path: Path, options: LoadOptions) -> Document:
                 f"{speaker}: {body}" if speaker else body,
                 offset,
                 offset + len(body),
-                start_s=float(seg.get("start", 0.0)),
-                end_s=float(seg.get("end", seg.get("start", 0.0))),
+                start_s=float(seg.get("start") or 0.0),
+                end_s=float(seg.get("end") or seg.get("start") or 0.0),
                 speaker=str(speaker) if speaker else None,
             )
         )

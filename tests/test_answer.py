@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.embedder import make_embedder
+from ingest.lexical import LexicalIndex
+from ingest.types import Chunk
+from rag.answer import Abstention, AskOptions, Assistant
+from rag.citations import attribute
+from rag.context import build_passages, label, merge_text
+from rag.generate import ScriptedGenerator
+from rag.memory import Memory, Session
+from rag.rerank import IdentityReranker
+from rag.retrieve import Filters, Retriever, rrf
+from rag.types import Hit, Passage
+from tests.helpers import Env
+
+EMB = make_embedder("hash", "256")
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    return EMB.embed(texts)
+
+
+def chunk(i: int, text: str, source: str = "/d/talk.srt", **kw: object) -> Chunk:
+    return Chunk(
+        id=f"{source}#{i}",
+        text=text,
+        source=source,
+        chunk_index=i,
+        title="Talk",
+        kind="subtitles",
+        content_hash=str(i),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def indexed(tmp_path: Path, corpus_copy: Path) -> Env:
+    env = Env(tmp_path / "state", dim=256)
+    env.ingest(corpus_copy)
+    return env
+
+
+def retriever(env: Env) -> Retriever:
+    return Retriever(env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()))
+
+
+def test_rrf_rewards_agreement() -> None:
+    scores = rrf([["a", "b", "c"], ["c", "a"]])
+    assert max(scores, key=scores.__getitem__) == "a"
+    assert scores["c"] > scores["b"]
+
+
+def test_lexical_leg_finds_rare_terms(indexed: Env) -> None:
+    hits = retriever(indexed).retrieve("Menabrea", k=5)
+    top = hits[0]
+    assert top.chunk.source.endswith("historia-04-lovelace.srt")
+    assert top.lexical_rank == 1
+
+
+def test_hybrid_candidates_carry_both_signals(indexed: Env) -> None:
+    hits = retriever(indexed).retrieve("residual connections vanishing gradient", k=10)
+    assert hits[0].chunk.source.endswith("deep-learning-01-gradients.srt")
+    assert hits[0].dense_rank is not None and hits[0].lexical_rank is not None
+    assert [h.fused for h in hits] == sorted((h.fused for h in hits), reverse=True)
+
+
+def test_filters(indexed: Env) -> None:
+    r = retriever(indexed)
+    for hit in r.retrieve("probability", k=10, filters=Filters(speaker="Priya Natarajan")):
+        assert "Priya Natarajan" in hit.chunk.speakers
+    es = r.retrieve("the model", k=10, filters=Filters(language="es"))
+    assert es and all(h.chunk.language == "es" for h in es)
+    pdf = r.retrieve("momentum", k=10, filters=Filters(source="*.pdf"))
+    assert pdf and all(h.chunk.source.endswith(".pdf") for h in pdf)
+    dated = r.retrieve("lecture", k=20, filters=Filters(date_from="2025-02-15", date_to="2025-02-28"))
+    assert dated and {h.chunk.date for h in dated} <= {"2025-02-17", "2025-02-24"}
+    assert r.retrieve("anything", k=5, filters=Filters(speaker="Nobody")) == []
+
+
+def test_abstention_decisions() -> None:
+    weak = [Hit(chunk(0, "bananas grow in warm places"), dense_score=0.1)]
+    strong = [Hit(chunk(0, "the capital of mongolia is ulaanbaatar"), dense_score=0.2)]
+    rule = Abstention(dense_min=0.4, lexical_min=0.6)
+    assert rule.decide("capital of Mongolia?", weak, reranked=False)[0] is True
+    assert rule.decide("capital of Mongolia?", strong, reranked=False)[0] is False  # word coverage saves it
+    assert rule.decide("anything", [], reranked=False)[0] is True
+    ranked = [Hit(chunk(0, "x"), rerank_score=-3.0)]
+    assert Abstention(rerank_min=-1.0).decide("q", ranked, reranked=True)[0] is True
+    ranked[0].rerank_score = 2.0
+    assert Abstention(rerank_min=-1.0).decide("q", ranked, reranked=True)[0] is False
+
+
+def test_abstain_does_not_call_the_generator(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = Assistant(
+        retriever(indexed),
+        None,
+        lambda: gen,
+        embed,
+        AskOptions(abstention=Abstention(dense_min=0.99, lexical_min=0.99)),
+    )
+    answer = a.ask("What is the capital of Mongolia?")
+    assert answer.abstained and "not find" in answer.text and gen.prompts == []
+    es = a.ask("¿Cuál es la capital de Mongolia?")
+    assert es.abstained and "No he encontrado" in es.text
+
+
+def test_merge_text_drops_overlap() -> None:
+    assert merge_text("one two three four five six seven", "five six seven eight nine") == (
+        "one two three four five six seven eight nine"
+    )
+    assert merge_text("no overlap here", "completely different") == "no overlap here completely different"
+    a = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    b = "eta theta iota kappa lambda mu"
+    assert merge_text(a, b) == a + " lambda mu"
+
+
+def test_context_budget_and_neighbours(indexed: Env) -> None:
+    col = indexed.store.open("test")
+    hits = retriever(indexed).retrieve("residual connections ResNet layers", k=6)
+    count = lambda t: len(t.split())  # noqa: E731
+    small = build_passages(hits, col, count, budget=60)
+    assert len(small) == 1  # the best passage always goes in
+    big = build_passages(hits, col, count, budget=2000)
+    assert len(big) > 1
+    assert (
+        sum(count(p.text) for p in big) <= 2000 + 200
+    )  # merged overlap makes it a bit smaller, never much larger
+    srt = [p for p in big if p.first.source.endswith("deep-learning-01-gradients.srt")]
+    assert len(srt) == 1  # adjacent chunks of one talk merge into one passage
+    assert [c.chunk_index for c in srt[0].chunks] == sorted(c.chunk_index for c in srt[0].chunks)
+
+
+def test_labels() -> None:
+    talk = chunk(0, "x", start_s=754.0, end_s=790.0, speakers=("Ana",))
+    assert label([talk]) == "Talk — Ana — 12:34–13:10"
+    pdf = Chunk(
+        id="p",
+        text="x",
+        source="/d/notes.pdf",
+        chunk_index=0,
+        title="Notes",
+        kind="pdf",
+        content_hash="h",
+        page_start=7,
+        page_end=7,
+    )
+    assert label([pdf]) == "notes.pdf p. 7"
+
+
+def _passages() -> list[Passage]:
+    texts = [
+        "Bayes theorem relates conditional probabilities and the base rate.",
+        "Residual connections add the identity so gradients flow to early layers.",
+        "Adam uses beta1 0.9 and beta2 0.999 by default.",
+    ]
+    return [
+        Passage(i + 1, Hit(chunk(i, t, source=f"/d/{i}.md")), [chunk(i, t, source=f"/d/{i}.md")], t)
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_wrong_citation_number_is_corrected() -> None:
+    text, cits = attribute(
+        "Residual connections add the identity so gradients flow to early layers [1].", _passages(), embed
+    )
+    assert text.endswith("[1].") and len(cits) == 1
+    assert cits[0].source == "/d/1.md"  # the model said [1] (Bayes); the support is passage 2, renumbered 1
+
+
+def test_invalid_and_unsupported_citations() -> None:
+    text, cits = attribute(
+        "Adam uses beta2 0.999 by default [7]. The weather is nice today [2].", _passages(), embed
+    )
+    assert "[7]" not in text
+    assert [c.source for c in cits] == ["/d/2.md"]
+    assert text.count("[") == 1
+
+
+def test_uncited_supported_sentence_gets_a_citation() -> None:
+    text, cits = attribute(
+        "Bayes theorem relates conditional probabilities and the base rate.", _passages(), embed
+    )
+    assert text.endswith("[1].") and cits[0].source == "/d/0.md"
+
+
+def test_citations_renumbered_in_order_of_use() -> None:
+    text, cits = attribute(
+        "Adam uses beta1 0.9 by default [3]. Residual connections let gradients flow [2].", _passages(), embed
+    )
+    assert "[1]" in text and "[2]" in text and "[3]" not in text
+    assert [c.source for c in cits] == ["/d/2.md", "/d/1.md"]
+
+
+def test_memory_window_and_summary() -> None:
+    gen = ScriptedGenerator()
+    memory = Memory(Session("s"), gen, window=2)
+    from rag.memory import Turn
+
+    for i in range(3):
+        gen.enqueue(f"summary after {i}") if i == 2 else None
+        memory.add(Turn(f"q{i}", f"a{i}"))
+    assert [t.question for t in memory.session.turns] == ["q1", "q2"]
+    assert memory.session.summary == "summary after 2" and memory.session.summarized_turns == 1
+    assert "q0" in gen.prompts[-1][0]["content"]  # the summary prompt saw the dropped turn
+
+
+def test_condense_keeps_talk_in_view(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = Assistant(
+        retriever(indexed),
+        IdentityReranker(),
+        lambda: gen,
+        embed,
+        AskOptions(abstention=Abstention(dense_min=0.0, lexical_min=0.0)),
+    )
+    memory = Memory(Session("s"), None, window=4)
+    gen.enqueue("ResNet trained 152 layers [1].")
+    first = a.ask("How deep did ResNet go?", memory=memory)
+    assert first.citations and first.citations[0].source.endswith("deep-learning-01-gradients.srt")
+    gen.enqueue(
+        "What did Alice Moreno say after the ResNet depth remark in Deep Learning 01?",
+        "Batch norm helps [1].",
+    )
+    second = a.ask("and what did she say after that?", memory=memory)
+    assert second.query.startswith("What did Alice Moreno say after")
+    condense_prompt = gen.prompts[-2][0]["content"]
+    assert "How deep did ResNet go?" in condense_prompt and "Deep Learning 01" in condense_prompt
+    assert any(h.chunk.source.endswith("deep-learning-01-gradients.srt") for h in second.hits[:2])
+    assert len(memory.session.turns) == 2
