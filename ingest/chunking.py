@@ -60,13 +60,20 @@ def _split_oversized(unit: Unit, n_tokens: int, size: int, count: CountTokens) -
 
 def windows(units: Sequence[Unit], count: CountTokens, config: ChunkConfig) -> list[list[Unit]]:
     """Group units into overlapping windows of at most config.size tokens."""
+    return [[u for u, _ in w] for w in sized_windows(units, count, config)]
+
+
+def sized_windows(
+    units: Sequence[Unit], count: CountTokens, config: ChunkConfig
+) -> list[list[tuple[Unit, int]]]:
+    """Like `windows`, with each unit's token count."""
     sized: list[tuple[Unit, int]] = []
     for unit, n in zip(units, count([u.text for u in units]), strict=True):
         if n > config.size:
             sized.extend(_split_oversized(unit, n, config.size, count))
         else:
             sized.append((unit, n))
-    out: list[list[Unit]] = []
+    out: list[list[tuple[Unit, int]]] = []
     i = 0
     while i < len(sized):
         window: list[tuple[Unit, int]] = []
@@ -79,7 +86,7 @@ def windows(units: Sequence[Unit], count: CountTokens, config: ChunkConfig) -> l
             window.append(sized[j])
             total += sized[j][1]
             j += 1
-        out.append([u for u, _ in window])
+        out.append(window)
         if j >= len(sized):
             break
         # Step back over trailing units that fit in the overlap, but always advance.
@@ -113,7 +120,8 @@ def chunk_document(
     }
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for index, window in enumerate(windows(doc.units, count, config)):
+    for index, sized in enumerate(sized_windows(doc.units, count, config)):
+        window = [u for u, _ in sized]
         text = _join(window)
         content_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
         occurrence = seen.get(content_hash, 0)
@@ -142,6 +150,7 @@ def chunk_document(
                 language=str(meta["language"]) if meta.get("language") else None,
                 date=str(meta["date"]) if meta.get("date") else None,
                 url=str(meta["url"]) if meta.get("url") else None,
+                tokens=sum(n for _, n in sized),
                 extra=extra,
             )
         )

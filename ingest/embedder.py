@@ -6,6 +6,7 @@ Backends are chosen by name from `EMBEDDERS`; the model argument is a local fold
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -63,7 +64,9 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim or self.model.get_sentence_embedding_dimension() or 0)
         self.max_tokens = int(self.model.max_seq_length or 256)
         self.batch_size = batch_size
-        self._tokenizer = self.model.tokenizer
+        # A private copy: counting runs in the loader thread while the model encodes, and a Rust
+        # tokenizer shared across threads can fail with "Already borrowed".
+        self._tokenizer = copy.deepcopy(self.model.tokenizer)
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:

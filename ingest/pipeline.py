@@ -8,7 +8,11 @@ Chunks whose content-derived id is already stored keep their vectors and are not
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +42,7 @@ class IngestOptions:
     reembed: bool = False
     password: str | None = None
     max_file_bytes: int = 200 * 1024 * 1024
-    embed_group: int = 512  # chunks embedded together; bigger groups pad less
+    embed_group: int = 1024  # chunks embedded together; bigger length-sorted groups pad less
 
 
 @dataclass
@@ -93,6 +97,13 @@ class _Pending:
     result: FileResult
     chunks: list[Chunk]
     entry: FileEntry
+
+
+@dataclass
+class _Prepared:
+    result: FileResult
+    pending: _Pending | None = None  # chunks to write
+    touched: FileEntry | None = None  # same content, new mtime
 
 
 def sha256_file(path: Path) -> str:
@@ -193,8 +204,8 @@ class Ingestor:
                 report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks))
                 self.progress.file_done(entry.path, "removed")
             pending: list[_Pending] = []
-            for path, entry in todo:
-                item = self._prepare(path, entry, report)
+            for prepared in self._prepared_in_background(todo):
+                item = self._apply(prepared, report)
                 if item is not None:
                     pending.append(item)
                 if sum(len(p.chunks) for p in pending) >= opts.embed_group:
@@ -238,10 +249,10 @@ class Ingestor:
             report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason="file gone"))
 
     # ---- per file ---------------------------------------------------------------------------
-    def _prepare(self, path: Path, entry: FileEntry | None, report: IngestReport) -> _Pending | None:
+    def _prepare(self, path: Path, entry: FileEntry | None) -> _Prepared:
+        """Read, parse and chunk one file. No side effects, so it runs in the loader thread."""
         key = source_key(path)
-        status = "added" if entry is None else "updated"
-        result = FileResult(key, status)
+        result = FileResult(key, "added" if entry is None else "updated")
         try:
             st = path.stat()
             if st.st_size > self.options.max_file_bytes:
@@ -254,14 +265,11 @@ class Ingestor:
             digest = sha256_file(path)
             if entry is not None and digest == entry.sha256 and entry.config == self.config_key:
                 # Touched but identical: remember the new mtime so it is not even hashed next time.
-                new = FileEntry(
+                touched = FileEntry(
                     key, digest, st.st_size, st.st_mtime_ns, entry.config, entry.chunks, entry.ingested_at
                 )
-                self.manifest.put(self.options.collection, new)
                 result.status, result.chunks = "unchanged", entry.chunks
-                report.results.append(result)
-                self.progress.file_done(key, "unchanged")
-                return None
+                return _Prepared(result, touched=touched)
             chunks = self._chunks(path, key, result)
         except InputError as exc:
             reason = str(exc)
@@ -277,14 +285,36 @@ class Ingestor:
             entry_out = FileEntry(
                 key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso()
             )
-            return _Pending(result, chunks, entry_out)
-        self._fail(result, reason, report)
+            return _Prepared(result, pending=_Pending(result, chunks, entry_out))
+        result.status, result.reason = "failed", reason
+        return _Prepared(result)
+
+    def _apply(self, prepared: _Prepared, report: IngestReport) -> _Pending | None:
+        """Record what the loader thread found; return the file's chunks if they need writing."""
+        if prepared.pending is not None:
+            return prepared.pending
+        if prepared.touched is not None:
+            self.manifest.put(self.options.collection, prepared.touched)
+        # A failed file's previous chunks and manifest row stay as they were.
+        report.results.append(prepared.result)
+        self.progress.file_done(prepared.result.path, prepared.result.status)
         return None
 
-        entry_out = FileEntry(
-            key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso()
-        )
-        return _Pending(result, chunks, entry_out)
+    def _prepared_in_background(self, todo: list[tuple[Path, FileEntry | None]]) -> Iterator[_Prepared]:
+        """Parse upcoming files in one worker thread while the caller embeds: PDF parsing and
+        chunking are mostly single-threaded Python, and the encoder releases the GIL."""
+        ahead = 8
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
+            queue: deque[Future[_Prepared]] = deque()
+            items = iter(todo)
+            for path, entry in itertools.islice(items, ahead):
+                queue.append(pool.submit(self._prepare, path, entry))
+            while queue:
+                prepared = queue.popleft().result()
+                nxt = next(items, None)
+                if nxt is not None:
+                    queue.append(pool.submit(self._prepare, *nxt))
+                yield prepared
 
     def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
         loader = loader_for(path)
@@ -302,12 +332,6 @@ class Ingestor:
         return chunk_document(
             doc, key, _title(path, doc.meta), self.embedder.count_tokens, self.options.chunk
         )
-
-    def _fail(self, result: FileResult, reason: str, report: IngestReport) -> None:
-        # The file's previous chunks and manifest row stay as they were.
-        result.status, result.reason = "failed", reason
-        report.results.append(result)
-        self.progress.file_done(result.path, "failed")
 
     def _write(
         self, pending: list[_Pending], collection: VectorCollection, report: IngestReport, dirty: Path
@@ -351,7 +375,7 @@ class Ingestor:
             self.progress.embedded(len(idx))
         report.embed_seconds += time.perf_counter() - t0
         report.chunks_embedded += len(chunks)
-        report.tokens_embedded += sum(self.embedder.count_tokens([c.text for c in chunks]))
+        report.tokens_embedded += sum(c.tokens for c in chunks)
         return out
 
     def rebuild_lexical(self, collection: VectorCollection) -> None:

@@ -56,6 +56,7 @@ CHUNK_KEYS = (
     "date_num",
     "url",
     "content_hash",
+    "tokens",
 )
 
 
@@ -79,6 +80,7 @@ class Chunk:
     language: str | None = None
     date: str | None = None
     url: str | None = None
+    tokens: int = 0  # in the embedder's tokenizer
     extra: dict[str, MetaValue] = field(default_factory=dict)
 
     @property
@@ -107,6 +109,7 @@ class Chunk:
             "date_num": date_number(self.date),
             "url": self.url,
             "content_hash": self.content_hash,
+            "tokens": self.tokens,
         }
         for key, value in self.extra.items():
             raw.setdefault(f"meta_{key}", value)
@@ -138,6 +141,7 @@ class Chunk:
             language=_opt_str(meta.get("language")),
             date=_opt_str(meta.get("date")),
             url=_opt_str(meta.get("url")),
+            tokens=int(meta.get("tokens", 0)),
             extra=extra,
         )
 
