@@ -11,6 +11,10 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.store import VectorCollection
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
@@ -158,9 +162,10 @@ def tokenize(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    def __init__(self, bm25: object, ids: list[str]) -> None:
+    def __init__(self, bm25: object, ids: list[str], revision: str = "") -> None:
         self._bm25 = bm25
         self.ids = ids
+        self.revision = revision  # the collection revision it was built from
 
     @classmethod
     def build(cls, records: Iterable[tuple[str, str]]) -> LexicalIndex | None:
@@ -182,6 +187,7 @@ class LexicalIndex:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
         self._bm25.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
         (tmp / "ids.json").write_text(json.dumps(self.ids))
+        (tmp / "revision").write_text(self.revision)
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
             os.replace(folder, old)
@@ -196,7 +202,8 @@ class LexicalIndex:
 
         bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
         ids = json.loads((folder / "ids.json").read_text())
-        return cls(bm25, ids)
+        rev = folder / "revision"
+        return cls(bm25, ids, rev.read_text() if rev.exists() else "")
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         tokens = tokenize(query)
@@ -214,3 +221,20 @@ class LexicalIndex:
 
 def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def synced(collection: VectorCollection, folder: Path) -> LexicalIndex | None:
+    """The BM25 index for `collection`, rebuilt from the store only when the collection's revision
+    moved since it was built (another machine ingested into a shared server, or a run was killed
+    between writing chunks and rebuilding the index)."""
+    revision = str(collection.metadata.get("revision", ""))
+    index = LexicalIndex.load(folder)
+    if index is not None and index.revision == revision:
+        return index
+    index = LexicalIndex.build((i, t) for i, t, _ in collection.iter_records())
+    if index is None:
+        remove(folder)
+        return None
+    index.revision = revision
+    index.save(folder)
+    return index

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,19 @@ class FileEntry:
     config: str
     chunks: int
     ingested_at: str
+
+
+class ManifestStore(Protocol):
+    """What the pipeline needs from a manifest: SQLite beside an embedded store (`Manifest`),
+    or a companion collection on a Chroma server (`ingest.remote_manifest.ChromaManifest`)."""
+
+    def entries(self, collection: str) -> dict[str, FileEntry]: ...
+    def put(self, collection: str, entry: FileEntry) -> None: ...
+    def remove(self, collection: str, path: str) -> None: ...
+    def drop_collection(self, collection: str) -> None: ...
+    def record_run(self, collection: str, summary: str) -> None: ...
+    def last_run(self, collection: str) -> str | None: ...
+    def close(self) -> None: ...
 
 
 class Manifest:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +24,9 @@ from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
 from ingest.embedder import Embedder
 from ingest.errors import InputError
-from ingest.lexical import LexicalIndex
+from ingest.lexical import synced
 from ingest.loaders import LoadOptions, loader_for
-from ingest.manifest import FileEntry, Manifest, now_iso
+from ingest.manifest import FileEntry, ManifestStore, now_iso
 from ingest.metadata import external_metadata, guess_language
 from ingest.store import ChromaStore, VectorCollection
 from ingest.types import Chunk, MetaValue
@@ -127,7 +128,7 @@ class Ingestor:
     def __init__(
         self,
         store: ChromaStore,
-        manifest: Manifest,
+        manifest: ManifestStore,
         embedder: Embedder,
         lexical_dir: Path,
         options: IngestOptions,
@@ -193,12 +194,11 @@ class Ingestor:
         collection = self.store.open_for_write(
             opts.collection, self.embedder.name, self.embedder.dim, replace=opts.reembed
         )
-        self.lexical_dir.parent.mkdir(parents=True, exist_ok=True)
-        dirty = self.lexical_dir.with_name(self.lexical_dir.name + ".dirty")
+        self._changing = False
         self.progress.start(len(todo) + len(gone))
         try:
             for entry in gone:
-                dirty.touch()
+                self._mark_changing(collection)
                 self.manifest.remove(opts.collection, entry.path)
                 collection.delete(sorted(collection.ids_for_source(entry.path)))
                 report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks))
@@ -209,14 +209,12 @@ class Ingestor:
                 if item is not None:
                     pending.append(item)
                 if sum(len(p.chunks) for p in pending) >= opts.embed_group:
-                    self._write(pending, collection, report, dirty)
+                    self._write(pending, collection, report)
                     pending = []
-            self._write(pending, collection, report, dirty)
+            self._write(pending, collection, report)
         finally:
             report.seconds = time.perf_counter() - t0
-        if dirty.exists() or not (self.lexical_dir / "ids.json").exists():
-            self.rebuild_lexical(collection)
-            dirty.unlink(missing_ok=True)
+        synced(collection, self.lexical_dir)  # rebuilt only if this (or an interrupted) run changed it
         report.collection_chunks = collection.count()
         collection.set_metadata(last_ingest=now_iso())
         self.manifest.record_run(
@@ -333,16 +331,21 @@ class Ingestor:
             doc, key, _title(path, doc.meta), self.embedder.count_tokens, self.options.chunk
         )
 
-    def _write(
-        self, pending: list[_Pending], collection: VectorCollection, report: IngestReport, dirty: Path
-    ) -> None:
+    def _mark_changing(self, collection: VectorCollection) -> None:
+        """A new revision before the first write of a run: readers (and the next run) then see the
+        BM25 index as stale even if this run is killed half-way, and rebuild it from the store."""
+        if not self._changing:
+            collection.set_metadata(revision=uuid.uuid4().hex)
+            self._changing = True
+
+    def _write(self, pending: list[_Pending], collection: VectorCollection, report: IngestReport) -> None:
         if not pending:
             return
         existing = {p.entry.path: collection.ids_for_source(p.entry.path) for p in pending}
         fresh = [c for p in pending for c in p.chunks if c.id not in existing[p.entry.path]]
         vectors = self._embed(fresh, report)
         row = {c.id: i for i, c in enumerate(fresh)}
-        dirty.touch()
+        self._mark_changing(collection)
         for p in pending:
             key = p.entry.path
             self.manifest.remove(self.options.collection, key)
@@ -377,12 +380,3 @@ class Ingestor:
         report.chunks_embedded += len(chunks)
         report.tokens_embedded += sum(c.tokens for c in chunks)
         return out
-
-    def rebuild_lexical(self, collection: VectorCollection) -> None:
-        index = LexicalIndex.build((i, t) for i, t, _ in collection.iter_records())
-        if index is None:
-            from ingest.lexical import remove
-
-            remove(self.lexical_dir)
-        else:
-            index.save(self.lexical_dir)

@@ -8,7 +8,8 @@ Chroma's own default embedding function is never used: vectors always come from 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ingest.types import Chunk
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 BATCH = 2000
 SCHEMA = 1
+MANIFEST_SUFFIX = ".manifest"  # companion collections that hold a server-side manifest
 
 
 def check_collection_name(name: str) -> str:
@@ -42,8 +44,9 @@ class CollectionInfo:
 
 
 class VectorCollection:
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, errors: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self._raw = raw
+        self._errors = errors
         self.name: str = raw.name
         meta = raw.metadata or {}
         self.embedder: str = str(meta.get("embedder", ""))
@@ -55,33 +58,39 @@ class VectorCollection:
 
     def set_metadata(self, **values: Any) -> None:
         merged = {**self.metadata, **values}
-        self._raw.modify(metadata=merged)
+        with self._errors():
+            self._raw.modify(metadata=merged)
 
     def count(self) -> int:
-        return int(self._raw.count())
+        with self._errors():
+            return int(self._raw.count())
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for i in range(0, len(chunks), BATCH):
             part = chunks[i : i + BATCH]
-            self._raw.upsert(
-                ids=[c.id for c in part],
-                embeddings=vectors[i : i + BATCH],
-                documents=[c.text for c in part],
-                metadatas=[c.to_metadata() for c in part],
-            )
+            with self._errors():
+                self._raw.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors[i : i + BATCH],
+                    documents=[c.text for c in part],
+                    metadatas=[c.to_metadata() for c in part],
+                )
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         for i in range(0, len(chunks), BATCH):
             part = chunks[i : i + BATCH]
-            self._raw.update(ids=[c.id for c in part], metadatas=[c.to_metadata() for c in part])
+            with self._errors():
+                self._raw.update(ids=[c.id for c in part], metadatas=[c.to_metadata() for c in part])
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for i in range(0, len(ids), BATCH):
-            self._raw.delete(ids=ids[i : i + BATCH])
+            with self._errors():
+                self._raw.delete(ids=ids[i : i + BATCH])
 
     def ids_for_source(self, source: str) -> set[str]:
-        return set(self._raw.get(where={"source": source}, include=[])["ids"])
+        with self._errors():
+            return set(self._raw.get(where={"source": source}, include=[])["ids"])
 
     def sources(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -93,7 +102,8 @@ class VectorCollection:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
-        res = self._raw.get(ids=list(ids), include=["documents", "metadatas"])
+        with self._errors():
+            res = self._raw.get(ids=list(ids), include=["documents", "metadatas"])
         by_id = {
             i: Chunk.from_record(i, d or "", m or {})
             for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
@@ -101,7 +111,8 @@ class VectorCollection:
         return [by_id[i] for i in ids if i in by_id]
 
     def get_where(self, where: dict[str, Any]) -> list[Chunk]:
-        res = self._raw.get(where=where, include=["documents", "metadatas"])
+        with self._errors():
+            res = self._raw.get(where=where, include=["documents", "metadatas"])
         return [
             Chunk.from_record(i, d or "", m or {})
             for i, d, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
@@ -114,12 +125,13 @@ class VectorCollection:
         n = self.count()
         if n == 0:
             return []
-        res = self._raw.query(
-            query_embeddings=[vector],
-            n_results=min(k, n),
-            where=where or None,
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._errors():
+            res = self._raw.query(
+                query_embeddings=[vector],
+                n_results=min(k, n),
+                where=where or None,
+                include=["documents", "metadatas", "distances"],
+            )
         out = []
         for i, d, m, dist in zip(
             res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
@@ -133,7 +145,8 @@ class VectorCollection:
         include = ["documents", "metadatas"] if include_text else ["metadatas"]
         offset = 0
         while True:
-            res = self._raw.get(include=include, limit=page, offset=offset)
+            with self._errors():
+                res = self._raw.get(include=include, limit=page, offset=offset)
             ids = res["ids"]
             if not ids:
                 return
@@ -179,8 +192,25 @@ class ChromaStore:
                 f"cannot open Chroma store at {self.location}: {type(exc).__name__}: {exc}"
             ) from None
 
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Transport and server failures → one StoreError; our own errors pass through."""
+        try:
+            yield
+        except (StoreError, InputError):
+            raise
+        except Exception as exc:
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise StoreError(
+                f"Chroma store at {self.location} failed: {type(exc).__name__}: {first}. "
+                "What was written is consistent; run the command again once the store is reachable"
+            ) from None
+
     def names(self) -> list[str]:
-        return sorted(c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections())
+        with self.errors():
+            listed = self.client.list_collections()
+        names = (c.name if hasattr(c, "name") else str(c) for c in listed)
+        return sorted(n for n in names if not n.endswith(MANIFEST_SUFFIX))
 
     def open(self, name: str) -> VectorCollection:
         check_collection_name(name)
@@ -188,7 +218,7 @@ class ChromaStore:
             raise StoreError(
                 f"no collection {name!r} in {self.location}; run `rag ingest PATH --collection {name}` first"
             )
-        return VectorCollection(self.client.get_collection(name, embedding_function=None))
+        return self._get(name)
 
     def open_for_write(
         self, name: str, embedder: str, dim: int, *, replace: bool = False
@@ -196,7 +226,7 @@ class ChromaStore:
         """Open or create a collection bound to `embedder`; refuse another embedder unless `replace`."""
         check_collection_name(name)
         if name in self.names():
-            col = VectorCollection(self.client.get_collection(name, embedding_function=None))
+            col = self._get(name)
             if col.embedder == embedder and col.dim == dim:
                 return col
             if not replace:
@@ -205,23 +235,30 @@ class ChromaStore:
                     f"this run uses {embedder} (dim {dim}). Re-run with --reembed to rebuild it with the "
                     "new embedder, or choose another --collection"
                 )
-            self.client.delete_collection(name)
-        raw = self.client.create_collection(
-            name,
-            embedding_function=None,
-            metadata={"embedder": embedder, "dim": dim, "rag_schema": SCHEMA},
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        return VectorCollection(raw)
+            with self.errors():
+                self.client.delete_collection(name)
+        with self.errors():
+            raw = self.client.create_collection(
+                name,
+                embedding_function=None,
+                metadata={"embedder": embedder, "dim": dim, "rag_schema": SCHEMA},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return VectorCollection(raw, self.errors)
+
+    def _get(self, name: str) -> VectorCollection:
+        with self.errors():
+            return VectorCollection(self.client.get_collection(name, embedding_function=None), self.errors)
 
     def drop(self, name: str) -> None:
         if name in self.names():
-            self.client.delete_collection(name)
+            with self.errors():
+                self.client.delete_collection(name)
 
     def info(self) -> list[CollectionInfo]:
         out = []
         for name in self.names():
-            col = VectorCollection(self.client.get_collection(name, embedding_function=None))
+            col = self._get(name)
             meta = col.metadata
             out.append(CollectionInfo(name, col.count(), col.embedder, col.dim, meta.get("last_ingest")))
         return out

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -168,22 +169,25 @@ def ingest(
         max_file_bytes=s.max_file_mb * 1024 * 1024,
     )
     state = wiring.state_dir(s)
-    with CollectionLock(state / "locks", s.collection):
+    with CollectionLock(state / "locks", s.collection), ExitStack() as stack:
         store_ = wiring.open_store(s)
-        manifest = wiring.open_manifest(s)
-        try:
-            show = not as_json and sys.stderr.isatty()
-            progress = RichProgress(err) if show else None
-            ingestor = Ingestor(
-                store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress
-            )
-            if progress is not None:
-                with progress:
-                    report = ingestor.run(path)
-            else:
+        manifest = wiring.open_manifest(s, store_)
+        stack.callback(manifest.close)
+        if s.chroma_url:
+            from ingest.remote_manifest import ChromaManifest, ServerLease
+
+            assert isinstance(manifest, ChromaManifest)
+            stack.enter_context(ServerLease(manifest, s.collection))
+        show = not as_json and sys.stderr.isatty()
+        progress = RichProgress(err) if show else None
+        ingestor = Ingestor(
+            store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress
+        )
+        if progress is not None:
+            with progress:
                 report = ingestor.run(path)
-        finally:
-            manifest.close()
+        else:
+            report = ingestor.run(path)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
@@ -204,7 +208,7 @@ def status(
 
     s = _settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
     store_ = wiring.open_store(s)
-    manifest = wiring.open_manifest(s)
+    manifest = wiring.open_manifest(s, store_)
     try:
         if collection:
             col = store_.open(collection)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ingest.chunking import ChunkConfig
 from ingest.embedder import Embedder, make_embedder
-from ingest.manifest import Manifest
+from ingest.manifest import Manifest, ManifestStore
 from ingest.store import ChromaStore, VectorCollection
 from rag.config import Settings
 from rag.errors import InputError, StoreError
@@ -33,7 +33,13 @@ def open_store(s: Settings) -> ChromaStore:
     return ChromaStore(s.store_dir / "chroma")
 
 
-def open_manifest(s: Settings) -> Manifest:
+def open_manifest(s: Settings, store: ChromaStore) -> ManifestStore:
+    """SQLite beside an embedded store; inside the server for a Chroma server, so that every
+    machine ingesting into a shared collection sees the same record."""
+    if s.chroma_url:
+        from ingest.remote_manifest import ChromaManifest
+
+        return ChromaManifest(store)
     return Manifest(state_dir(s) / "manifest.sqlite")
 
 
@@ -96,7 +102,7 @@ def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollecti
 
 
 def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
-    from ingest.lexical import LexicalIndex
+    from ingest.lexical import synced
     from rag.answer import AskOptions, Assistant, calibrated_abstention
     from rag.generate import Generator, make_generator
     from rag.rerank import Reranker, make_reranker
@@ -104,7 +110,7 @@ def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
 
     _, collection = open_collection(s, name)
     embedder = embedder_for_collection(s, collection)
-    lexical = LexicalIndex.load(lexical_dir(s, name))
+    lexical = synced(collection, lexical_dir(s, name))
     reranker: Reranker | None = None
     if rerank and s.reranker:
         spec = s.reranker

@@ -1,0 +1,153 @@
+"""Retrieval latency at scale: retrieve (dense + BM25 + fusion) and retrieve + rerank, p50/p95,
+at 10k and 100k chunks. Prints and saves JSON.
+
+Scale-up is synthetic: the podcast transcripts of ../shared/data are chunked and embedded for real,
+then replicated with a distinct marker word per copy and a small Gaussian perturbation of the
+vectors, so Chroma's HNSW graph and the BM25 index have the real sizes. The rerank leg times a
+cross-encoder with the all-MiniLM-L6-v2 architecture (the shape the project's reranker uses) on
+the top 20 candidates.
+
+    python scripts/bench_retrieval.py [--sizes 10000,100000] [--queries 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from ingest.chunking import ChunkConfig, chunk_document  # noqa: E402
+from ingest.embedder import make_embedder  # noqa: E402
+from ingest.lexical import LexicalIndex  # noqa: E402
+from ingest.loaders import LoadOptions, loader_for  # noqa: E402
+from ingest.store import ChromaStore  # noqa: E402
+from ingest.types import Chunk  # noqa: E402
+from rag.models import resolve  # noqa: E402
+from rag.retrieve import Retriever  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 4)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--queries", type=int, default=40)
+    ap.add_argument("--rerank-top", type=int, default=20)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "retrieval.json")
+    args = ap.parse_args()
+    rng = random.Random(7)
+    folder = Path(resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent")))
+    embedder = make_embedder(
+        "sentence-transformers", str(folder), name="sentence-transformers:all-MiniLM-L6-v2"
+    )
+    config = ChunkConfig(size=embedder.max_tokens - 2, overlap=32)
+    base: list[Chunk] = []
+    for path in sorted((args.data / "changelog_practical_ai").glob("*.md")):
+        loader = loader_for(path)
+        assert loader is not None
+        doc = loader(path, LoadOptions())
+        base.extend(chunk_document(doc, str(path), path.stem, embedder.count_tokens, config))
+    t = time.perf_counter()
+    base_vecs = embedder.embed([c.text for c in base])
+    embed_s = time.perf_counter() - t
+    queries = []
+    for c in rng.sample(base, args.queries):
+        sentences = [s for s in c.text.split(". ") if len(s.split()) > 8]
+        queries.append(" ".join(rng.choice(sentences or [c.text]).split()[:14]))
+
+    from sentence_transformers import CrossEncoder
+
+    cross = CrossEncoder(str(folder), num_labels=1, max_length=320, device="cpu")
+    results: dict[str, object] = {
+        "base_chunks": len(base),
+        "base_embed_s": round(embed_s, 1),
+        "queries": len(queries),
+    }
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-ret-"))
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            store = ChromaStore(work / f"chroma-{size}")
+            col = store.open_for_write("bench", embedder.name, embedder.dim)
+            copies = -(-size // len(base))
+            t = time.perf_counter()
+            texts_ids: list[tuple[str, str]] = []
+            written = 0
+            for copy in range(copies):
+                n = min(len(base), size - written)
+                if n <= 0:
+                    break
+                chunks = [
+                    Chunk(
+                        **{
+                            **c.__dict__,
+                            "id": f"{c.id}-{copy}",
+                            "source": f"{c.source}#{copy}",
+                            "text": f"{c.text} copy{copy}",
+                        }
+                    )
+                    for c in base[:n]
+                ]
+                noise = np.random.default_rng(copy).normal(0, 0.03, size=(n, embedder.dim)).astype(np.float32)
+                vecs = base_vecs[:n] + (noise if copy else 0)
+                vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+                col.upsert(chunks, vecs)
+                texts_ids.extend((c.id, c.text) for c in chunks)
+                written += n
+            write_s = time.perf_counter() - t
+            t = time.perf_counter()
+            lexical = LexicalIndex.build(texts_ids)
+            bm25_s = time.perf_counter() - t
+            retriever = Retriever(col, embedder, lexical)
+            retriever.retrieve(queries[0], k=30)  # warm-up
+            retrieve, total = [], []
+            for q in queries:
+                t = time.perf_counter()
+                hits = retriever.retrieve(q, k=30)
+                t1 = time.perf_counter()
+                cross.predict(
+                    [(q, h.chunk.text) for h in hits[: args.rerank_top]],
+                    batch_size=32,
+                    show_progress_bar=False,
+                )
+                t2 = time.perf_counter()
+                retrieve.append(t1 - t)
+                total.append(t2 - t)
+            results[str(size)] = {
+                "chunks": col.count(),
+                "write_s": round(write_s, 1),
+                "bm25_build_s": round(bm25_s, 1),
+                "retrieve_p50_s": pct(retrieve, 50),
+                "retrieve_p95_s": pct(retrieve, 95),
+                "retrieve_rerank_p50_s": pct(total, 50),
+                "retrieve_rerank_p95_s": pct(total, 95),
+                "rerank_mean_s": round(
+                    statistics.mean(b - a for a, b in zip(retrieve, total, strict=True)), 4
+                ),
+            }
+            print(json.dumps({size: results[str(size)]}, indent=2), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["target"] = "retrieve + rerank p50 <= 0.5 s"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
