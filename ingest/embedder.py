@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from ingest.errors import ModelError
+from ingest.registry import Registry
 
 
 class Embedder(Protocol):
@@ -29,25 +30,12 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
-EMBEDDERS: dict[str, Callable[..., Embedder]] = {}
-
-
-def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:
-    def deco(factory: Callable[..., Embedder]) -> Callable[..., Embedder]:
-        EMBEDDERS[name] = factory
-        return factory
-
-    return deco
+EMBEDDERS: Registry[Embedder] = Registry("embedder")
+register_embedder = EMBEDDERS.register
 
 
 def make_embedder(backend: str, model: str, *, name: str | None = None, **kwargs: Any) -> Embedder:
-    try:
-        factory = EMBEDDERS[backend]
-    except KeyError:
-        raise ModelError(
-            f"unknown embedder backend {backend!r} (known: {', '.join(sorted(EMBEDDERS))})"
-        ) from None
-    return factory(model, name=name or f"{backend}:{model}", **kwargs)
+    return EMBEDDERS.make(backend, model, name=name or f"{backend}:{model}", **kwargs)
 
 
 @register_embedder("sentence-transformers")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ingest.registry import Registry
 from rag.errors import ModelError
 
 Message = dict[str, str]
@@ -39,25 +40,12 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-GENERATORS: dict[str, Callable[..., Generator]] = {}
-
-
-def register_generator(name: str) -> Callable[[Callable[..., Generator]], Callable[..., Generator]]:
-    def deco(factory: Callable[..., Generator]) -> Callable[..., Generator]:
-        GENERATORS[name] = factory
-        return factory
-
-    return deco
+GENERATORS: Registry[Generator] = Registry("generator")
+register_generator = GENERATORS.register
 
 
 def make_generator(backend: str, model: str, **kwargs: Any) -> Generator:
-    try:
-        factory = GENERATORS[backend]
-    except KeyError:
-        raise ModelError(
-            f"unknown generator backend {backend!r} (known: {', '.join(sorted(GENERATORS))})"
-        ) from None
-    return factory(model, **kwargs)
+    return GENERATORS.make(backend, model, **kwargs)
 
 
 @register_generator("transformers")
@@ -129,7 +117,7 @@ class TransformersGenerator:
                         **inputs,
                         max_new_tokens=max_new_tokens,
                         do_sample=False,
-                        repetition_penalty=1.05,
+                        repetition_penalty=1.1,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Stop()]),
                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,

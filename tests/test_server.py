@@ -80,22 +80,27 @@ def ingest(server: Server, path: Path, *extra: str) -> dict[str, object]:
     return json.loads(result.stdout)
 
 
-def test_ingest_incremental_and_ask_against_server(server: Server, corpus_copy: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_incremental_and_ask_against_server(
+    server: Server, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = ingest(server, corpus_copy)
     assert first["summary"]["added"] == 9  # type: ignore[index]
     again = ingest(server, corpus_copy)
     assert again["summary"]["unchanged"] == 9 and again["chunks_embedded"] == 0  # type: ignore[index]
     notes = corpus_copy / "notes" / "glosario.txt"
-    notes.write_text(notes.read_text(encoding="utf-8") + "\nHiperparámetro: valor fijado antes de entrenar.\n",
-                     encoding="utf-8")
+    notes.write_text(
+        notes.read_text(encoding="utf-8") + "\nHiperparámetro: valor fijado antes de entrenar.\n",
+        encoding="utf-8",
+    )
     (corpus_copy / "notes" / "exam-logistics.md").unlink()
     third = ingest(server, corpus_copy)
     assert third["summary"]["updated"] == 1 and third["summary"]["removed"] == 1  # type: ignore[index]
 
     result = runner.invoke(app, ["status", "--chroma-url", server.url, "--json"])
     status = json.loads(result.stdout)
-    assert [c["collection"] for c in status["collections"]] == ["default"]  # the manifest collection is hidden
+    assert [c["collection"] for c in status["collections"]] == [
+        "default"
+    ]  # the manifest collection is hidden
     assert status["collections"][0]["documents"] == 8
 
     # A second machine (another $RAG_HOME, no local state) sees the same manifest and index.
@@ -108,11 +113,14 @@ def test_ingest_incremental_and_ask_against_server(server: Server, corpus_copy: 
     assert data["hits"][0]["lexical"] is not None  # the BM25 leg was rebuilt from the server
 
 
-def test_same_results_as_embedded_store(server: Server, corpus_copy: Path, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_results_as_embedded_store(
+    server: Server, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ingest(server, corpus_copy)
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
-    remote = json.loads(runner.invoke(app, ["ask", "residual connections", "--chroma-url", server.url, "--json"]).stdout)
+    remote = json.loads(
+        runner.invoke(app, ["ask", "residual connections", "--chroma-url", server.url, "--json"]).stdout
+    )
     local = json.loads(runner.invoke(app, ["ask", "residual connections", "--json"]).stdout)
     assert [h["id"] for h in remote["hits"]] == [h["id"] for h in local["hits"]]
 
