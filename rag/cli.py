@@ -429,6 +429,62 @@ def chat(
     ).run()
 
 
+@app.command("eval")
+@friendly
+def eval_(
+    dataset: Annotated[
+        Path, typer.Argument(help="QA JSONL, SQuAD JSON, or a BEIR / Cranfield / CLAP NQ folder.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto, squad, beir, cranfield, clapnq or jsonl.")
+    ] = "auto",
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Folder of documents for a JSONL file with gold_sources.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Evaluate the first N questions.")
+    ] = None,
+    generate: Annotated[
+        bool,
+        typer.Option("--generate/--no-generate", help="Also generate answers (slow); off = retrieval only."),
+    ] = True,
+    rerank: RerankOpt = True,
+    generator: GeneratorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval (dense, hybrid, reranked) and answers on a data set, in a throw-away collection."""
+    from rag import eval_data, wiring
+    from rag.eval_ui import EvalProgress, render_eval
+    from rag.evaluate import run_eval
+
+    s = _settings(generator=generator)
+    evalset = eval_data.load(dataset, fmt, corpus).limit(limit)
+    if not evalset.queries:
+        from rag.errors import InputError
+
+        raise InputError(f"{dataset}: no questions to evaluate")
+    embedder = wiring.embedder_for_ingest(s)
+    reranker = wiring.reranker(s) if rerank else None
+    options = wiring.ask_options(s, embedder.name, reranker)
+    factory = wiring.generator_factory(s) if generate else None
+    progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
+    with progress if progress is not None else ExitStack():
+        report = run_eval(
+            evalset,
+            embedder,
+            wiring.chunk_config(s, embedder),
+            reranker,
+            factory,
+            options,
+            corpus,
+            progress.update if progress is not None else None,
+        )
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        render_eval(report, console)
+
+
 def quiet_libraries() -> None:
     """Library progress bars and advisories would garble our own output; hub calls are off unless
     network use is allowed (an offline machine would otherwise wait on timeouts)."""

@@ -15,7 +15,11 @@ from rag.errors import InputError, StoreError
 from rag.models import resolve
 
 if TYPE_CHECKING:
-    from rag.answer import Assistant
+    from collections.abc import Callable
+
+    from rag.answer import AskOptions, Assistant
+    from rag.generate import Generator
+    from rag.rerank import Reranker
 
 
 def state_dir(s: Settings) -> Path:
@@ -101,24 +105,23 @@ def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollecti
     return store, collection
 
 
-def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
-    from ingest.lexical import synced
-    from rag.answer import AskOptions, Assistant, calibrated_abstention
-    from rag.generate import Generator, make_generator
-    from rag.rerank import Reranker, make_reranker
-    from rag.retrieve import Retriever
+def reranker(s: Settings) -> Reranker | None:
+    from rag.rerank import make_reranker
 
-    _, collection = open_collection(s, name)
-    embedder = embedder_for_collection(s, collection)
-    lexical = synced(collection, lexical_dir(s, name))
-    reranker: Reranker | None = None
-    if rerank and s.reranker:
-        spec = s.reranker
-        if s.reranker_backend == "cross-encoder":
-            spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
-        reranker = make_reranker(s.reranker_backend, spec, device=s.device)
+    if not s.reranker:
+        return None
+    spec = s.reranker
+    if s.reranker_backend == "cross-encoder":
+        quiet_transformers()
+        spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
+    return make_reranker(s.reranker_backend, spec, device=s.device)
 
-    def generator() -> Generator:
+
+def generator_factory(s: Settings) -> Callable[[], Generator]:
+    """Loading the generator takes seconds, so it is built on first use (never when abstaining)."""
+    from rag.generate import make_generator
+
+    def build() -> Generator:
         if s.generator_backend == "transformers":
             quiet_transformers()
             path = resolve(s.generator, "generator", s.models_dir, s.allow_network)
@@ -129,29 +132,42 @@ def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
                 quantize=s.quantize,
                 threads=s.threads,
                 name=s.generator,
+                int8_cache=s.models_dir / "int8",
             )
         return make_generator(s.generator_backend, s.generator)
 
-    abstention = calibrated_abstention(collection.embedder, reranker.name if reranker else None)
-    if s.rerank_threshold is not None or s.dense_threshold is not None:
-        from dataclasses import replace
+    return build
 
-        abstention = replace(
-            abstention,
-            rerank_min=s.rerank_threshold if s.rerank_threshold is not None else abstention.rerank_min,
-            dense_min=s.dense_threshold if s.dense_threshold is not None else abstention.dense_min,
-        )
-    options = AskOptions(
+
+def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> AskOptions:
+    from dataclasses import replace
+
+    from rag.answer import AskOptions, calibrated_abstention
+
+    abstention = calibrated_abstention(embedder_name, reranker.name if reranker else None)
+    if s.rerank_threshold is not None:
+        abstention = replace(abstention, rerank_min=s.rerank_threshold)
+    if s.dense_threshold is not None:
+        abstention = replace(abstention, dense_min=s.dense_threshold)
+    return AskOptions(
         candidates=s.candidates,
         top_k=s.top_k,
         context_tokens=s.context_tokens,
         max_new_tokens=s.max_new_tokens,
         abstention=abstention,
     )
+
+
+def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
+    from ingest.lexical import synced
+    from rag.answer import Assistant
+    from rag.retrieve import Retriever
+
+    _, collection = open_collection(s, name)
+    embedder = embedder_for_collection(s, collection)
+    lexical = synced(collection, lexical_dir(s, name))
+    chosen = reranker(s) if rerank else None
+    options = ask_options(s, collection.embedder, chosen)
     return Assistant(
-        Retriever(collection, embedder, lexical),
-        reranker,
-        generator,
-        lambda texts: embedder.embed(texts),
-        options,
+        Retriever(collection, embedder, lexical), chosen, generator_factory(s), embedder.embed, options
     )

@@ -51,7 +51,8 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     path = Path(resolve(name, "generator", real / "models"))
     assert (path / MARKER).exists() and (path / "model.safetensors").exists()
     assert not any(p.name.startswith(".") for p in path.parent.iterdir())  # no temp leftovers
-    gen = make_generator("transformers", str(path), name=name)
+    int8_cache = real / "models" / "int8"
+    gen = make_generator("transformers", str(path), name=name, int8_cache=int8_cache)
     pieces: list[str] = []
     out = gen.generate(
         [{"role": "user", "content": "What is the capital city of France?"}],
@@ -61,6 +62,15 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     assert out.output_tokens > 0 and out.input_tokens > 5
     assert "paris" in out.text.lower()
     assert "".join(pieces) == out.text
+    cached = [p for p in int8_cache.iterdir() if p.name.startswith(path.name)]
+    assert len(cached) == 1 and not any(p.name.startswith(".") for p in int8_cache.iterdir())
+    again = make_generator("transformers", str(path), name=name, int8_cache=int8_cache)
+    assert (
+        again.generate(
+            [{"role": "user", "content": "What is the capital city of France?"}], max_new_tokens=16
+        ).text
+        == out.text
+    )
 
 
 def test_end_to_end_cites_the_right_talk_and_abstains(real: Path, corpus_copy: Path) -> None:

@@ -1,0 +1,216 @@
+"""Evaluation data sets → one shape: documents plus queries with graded gold documents and answers.
+
+Adapters: SQuAD-format JSON (English or Spanish), BEIR folders (corpus.jsonl / queries.jsonl /
+qrels/*.tsv), Cranfield (cran.all.1400 / cran.qry / cranqrel), CLAP NQ (the answerable and
+unanswerable JSONL files, their gold passages pooled as the corpus), and a plain QA JSONL file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import InputError
+
+
+@dataclass(frozen=True)
+class EvalDoc:
+    id: str
+    title: str
+    text: str
+
+
+@dataclass
+class EvalQuery:
+    id: str
+    question: str
+    gold: dict[str, float] = field(default_factory=dict)  # doc id → graded relevance (> 0)
+    answers: list[str] = field(default_factory=list)
+    answerable: bool = True
+
+
+@dataclass
+class EvalSet:
+    name: str
+    docs: list[EvalDoc]
+    queries: list[EvalQuery]
+
+    def limit(self, n: int | None) -> EvalSet:
+        return self if not n else EvalSet(self.name, self.docs, self.queries[:n])
+
+
+def detect(path: Path) -> str:
+    if path.is_dir():
+        names = {p.name for p in path.iterdir()}
+        if "cran.all.1400" in names:
+            return "cranfield"
+        if "corpus.jsonl" in names:
+            return "beir"
+        if any(n.startswith("clapnq") and n.endswith(".jsonl") for n in names):
+            return "clapnq"
+        squad = [p for p in path.glob("*.json")]
+        if len(squad) == 1:
+            return "squad"
+        raise InputError(f"{path}: cannot tell the data set format; pass --format")
+    if path.suffix == ".json":
+        return "squad"
+    if path.suffix == ".jsonl":
+        return "jsonl"
+    raise InputError(f"{path}: unsupported evaluation file (expected .json, .jsonl or a data set folder)")
+
+
+def load(path: Path, fmt: str = "auto", corpus: Path | None = None) -> EvalSet:
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    fmt = detect(path) if fmt == "auto" else fmt
+    loaders = {"squad": load_squad, "beir": load_beir, "cranfield": load_cranfield, "clapnq": load_clapnq}
+    try:
+        if fmt == "jsonl":
+            return load_jsonl(path, corpus)
+        if fmt not in loaders:
+            raise InputError(f"unknown format {fmt!r} (auto, squad, beir, cranfield, clapnq, jsonl)")
+        return loaders[fmt](path)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise InputError(f"{path}: not valid {fmt} data ({type(exc).__name__}: {exc})") from None
+
+
+def load_squad(path: Path) -> EvalSet:
+    file = path if path.is_file() else next(path.glob("*.json"))
+    data = json.loads(file.read_text(encoding="utf-8"))["data"]
+    docs, queries = [], []
+    for article in data:
+        for n, para in enumerate(article["paragraphs"]):
+            doc_id = f"{article['title']}-{n}"
+            docs.append(EvalDoc(doc_id, article["title"].replace("_", " "), para["context"]))
+            for qa in para["qas"]:
+                impossible = bool(qa.get("is_impossible"))
+                answers = [a["text"] for a in qa.get("answers", [])]
+                queries.append(
+                    EvalQuery(
+                        qa["id"], qa["question"], {} if impossible else {doc_id: 1.0}, answers, not impossible
+                    )
+                )
+    return EvalSet(file.stem, docs, queries)
+
+
+def load_beir(path: Path) -> EvalSet:
+    docs = []
+    with (path / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                docs.append(EvalDoc(str(d["_id"]), d.get("title", ""), d["text"]))
+    texts = {}
+    with (path / "queries.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                q = json.loads(line)
+                texts[str(q["_id"])] = q["text"]
+    qrels_dir = path / "qrels"
+    qrel_file = qrels_dir / "test.tsv" if (qrels_dir / "test.tsv").exists() else next(qrels_dir.glob("*.tsv"))
+    gold: dict[str, dict[str, float]] = {}
+    with qrel_file.open(encoding="utf-8") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if not row or row[0] == "query-id":
+                continue
+            if float(row[2]) > 0:
+                gold.setdefault(row[0], {})[row[1]] = float(row[2])
+    queries = [EvalQuery(qid, texts[qid], g) for qid, g in gold.items() if qid in texts]
+    return EvalSet(path.name, docs, queries)
+
+
+def _trec_fields(text: str) -> list[dict[str, str]]:
+    records: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    key: str | None = None
+    for line in text.splitlines():
+        m = re.match(r"^\.([ITABW])(?:\s+(\S+))?\s*$", line)
+        if m:
+            if m.group(1) == "I":
+                if current:
+                    records.append(current)
+                current, key = {"I": m.group(2) or ""}, None
+            else:
+                key = m.group(1)
+                current[key] = ""
+        elif key:
+            current[key] += line + "\n"
+    if current:
+        records.append(current)
+    return records
+
+
+def load_cranfield(path: Path) -> EvalSet:
+    docs = [
+        EvalDoc(r["I"], " ".join(r.get("T", "").split()), " ".join(r.get("W", "").split()))
+        for r in _trec_fields((path / "cran.all.1400").read_text(encoding="utf-8", errors="replace"))
+    ]
+    # qrels number the queries 1..225 in file order, not by their .I labels.
+    questions = [" ".join(r.get("W", "").split()) for r in _trec_fields((path / "cran.qry").read_text())]
+    gold: dict[int, dict[str, float]] = {}
+    for line in (path / "cranqrel").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and int(parts[2]) in (1, 2, 3, 4):
+            gold.setdefault(int(parts[0]), {})[parts[1]] = float(5 - int(parts[2]))  # 1 = most relevant
+    queries = [EvalQuery(str(i), q, gold.get(i, {})) for i, q in enumerate(questions, start=1) if gold.get(i)]
+    return EvalSet("cranfield", docs, queries)
+
+
+def load_clapnq(path: Path) -> EvalSet:
+    docs: dict[str, EvalDoc] = {}
+    queries = []
+    for file in sorted(path.glob("clapnq*.jsonl")):
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            p = rec["passages"][0]
+            doc_id = f"{rec['id']}-p"
+            docs[doc_id] = EvalDoc(doc_id, p.get("title", ""), p["text"])
+            answers = [o["answer"] for o in rec.get("output", []) if o.get("answer")]
+            answerable = "unanswerable" not in file.name and bool(answers)
+            queries.append(
+                EvalQuery(
+                    str(rec["id"]), rec["input"], {doc_id: 1.0} if answerable else {}, answers, answerable
+                )
+            )
+    return EvalSet("clapnq", list(docs.values()), queries)
+
+
+def load_jsonl(path: Path, corpus: Path | None) -> EvalSet:
+    """One JSON object per line: question, answers, answerable, and either gold_passages (texts,
+    which become the corpus) or gold_sources (file names inside --corpus)."""
+    docs: dict[str, EvalDoc] = {}
+    queries = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        gold: dict[str, float] = {}
+        for i, text in enumerate(rec.get("gold_passages", [])):
+            doc_id = f"q{n}-p{i}"
+            docs[doc_id] = EvalDoc(doc_id, "", text)
+            gold[doc_id] = 1.0
+        for name in rec.get("gold_sources", []):
+            gold[str(name)] = 1.0
+        answers = rec.get("answers", [])
+        queries.append(
+            EvalQuery(
+                str(rec.get("id", n)),
+                rec["question"],
+                gold,
+                answers,
+                bool(rec.get("answerable", bool(gold or answers))),
+            )
+        )
+    if corpus is not None:
+        if not corpus.is_dir():
+            raise InputError(f"--corpus {corpus}: not a folder")
+        for file in sorted(p for p in corpus.rglob("*") if p.is_file()):
+            docs[file.name] = EvalDoc(file.name, file.stem, "")  # ingested from the file itself
+    if not docs:
+        raise InputError(f"{path}: no gold_passages and no --corpus folder to search")
+    return EvalSet(path.stem, list(docs.values()), queries)

@@ -1,0 +1,78 @@
+"""Rich rendering for `rag eval`: a progress bar while it runs, then metric tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rag.evaluate import EvalReport
+
+
+class EvalProgress:
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> EvalProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self._tasks:
+            self._tasks[phase] = self._bar.add_task(phase, total=total)
+        self._bar.update(self._tasks[phase], completed=done)
+
+
+def render_eval(report: EvalReport, console: Console) -> None:
+    table = Table(
+        title=f"{report.dataset}: {report.documents} documents, {report.chunks} chunks "
+        f"(ingest {report.ingest_s:.1f}s)",
+        title_justify="left",
+    )
+    for col in ("stage", "queries", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", "MAP"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for m in report.stages:
+        table.add_row(
+            m.stage,
+            str(m.queries),
+            *(
+                f"{v:.3f}"
+                for v in (m.recall_at_1, m.recall_at_5, m.recall_at_10, m.mrr_at_10, m.ndcg_at_10, m.map)
+            ),
+        )
+    console.print(table)
+    a = report.answers
+    if a is None:
+        return
+    answers = Table(
+        title=f"answers: {a.questions} questions ({a.answerable} answerable, {a.unanswerable} not)",
+        title_justify="left",
+        show_header=False,
+    )
+    answers.add_column("metric")
+    answers.add_column("value", justify="right")
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    answers.add_row("gold answer contained", fmt(a.answer_contained))
+    answers.add_row("token F1", fmt(a.token_f1))
+    answers.add_row("citation precision", fmt(a.citation_precision))
+    answers.add_row("refusal precision", fmt(a.refusal_precision))
+    answers.add_row("refusal recall", fmt(a.refusal_recall))
+    for stage, p in a.latency.items():
+        if p:
+            answers.add_row(f"{stage} p50 / p95 (s)", f"{p['p50']:.2f} / {p['p95']:.2f}")
+    console.print(answers)
+    console.print(f"[dim]{report.seconds:.1f}s in all[/]")

@@ -1,0 +1,221 @@
+"""`rag eval`: ingest a data set's corpus into a throw-away collection with the real pipeline, then
+measure retrieval per stage (dense, hybrid, reranked) and, with generation on, the answers."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ingest.chunking import ChunkConfig
+from ingest.embedder import Embedder
+from ingest.lexical import LexicalIndex
+from ingest.manifest import Manifest
+from ingest.pipeline import IngestOptions, Ingestor
+from ingest.store import ChromaStore
+from rag.answer import AskOptions, Assistant
+from rag.eval_data import EvalSet
+from rag.generate import Generator
+from rag.metrics import average_precision, contains_answer, mrr_at, ndcg_at, normalize, recall_at, token_f1
+from rag.rerank import Reranker
+from rag.retrieve import Retriever
+from rag.types import Hit
+
+OnProgress = Callable[[str, int, int], None]
+
+
+@dataclass
+class StageMetrics:
+    stage: str
+    queries: int
+    recall_at_1: float
+    recall_at_5: float
+    recall_at_10: float
+    mrr_at_10: float
+    ndcg_at_10: float
+    map: float
+
+
+@dataclass
+class AnswerMetrics:
+    questions: int
+    answerable: int
+    unanswerable: int
+    answer_contained: float | None
+    token_f1: float | None
+    citation_precision: float | None
+    refusal_precision: float | None
+    refusal_recall: float | None
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    documents: int
+    chunks: int
+    ingest_s: float
+    stages: list[StageMetrics]
+    answers: AnswerMetrics | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
+    """Each document as a Markdown file with its title in front-matter; file stem → document id."""
+    folder.mkdir(parents=True)
+    names = {}
+    for n, doc in enumerate(evalset.docs):
+        stem = f"d{n:06d}"
+        names[stem] = doc.id
+        head = f"---\ntitle: {json.dumps(doc.title)}\n---\n\n" if doc.title else ""
+        (folder / f"{stem}.md").write_text(head + doc.text + "\n", encoding="utf-8")
+    return names
+
+
+def _docs(hits: list[Hit], names: dict[str, str]) -> list[str]:
+    """Chunk hits → document ranking (a document ranks where its best chunk does)."""
+    out: list[str] = []
+    for h in hits:
+        stem = Path(h.chunk.source).stem
+        doc = names.get(stem, Path(h.chunk.source).name)
+        if doc not in out:
+            out.append(doc)
+    return out
+
+
+def _stage(name: str, rankings: list[tuple[list[str], dict[str, float]]]) -> StageMetrics:
+    n = len(rankings)
+
+    def mean(fn: Callable[[list[str], dict[str, float]], float]) -> float:
+        return round(sum(fn(r, g) for r, g in rankings) / n, 4) if n else 0.0
+
+    return StageMetrics(
+        name,
+        n,
+        mean(lambda r, g: recall_at(r, g, 1)),
+        mean(lambda r, g: recall_at(r, g, 5)),
+        mean(lambda r, g: recall_at(r, g, 10)),
+        mean(lambda r, g: mrr_at(r, g, 10)),
+        mean(lambda r, g: ndcg_at(r, g, 10)),
+        mean(average_precision),
+    )
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {
+        "p50": round(statistics.median(ordered), 3),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+    }
+
+
+def run_eval(
+    evalset: EvalSet,
+    embedder: Embedder,
+    chunk: ChunkConfig,
+    reranker: Reranker | None,
+    generator: Callable[[], Generator] | None,
+    options: AskOptions,
+    corpus: Path | None = None,
+    on_progress: OnProgress | None = None,
+) -> EvalReport:
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        work = Path(tmp)
+        if corpus is not None:
+            names: dict[str, str] = {}
+            source = corpus
+        else:
+            names = _write_corpus(evalset, work / "docs")
+            source = work / "docs"
+        store = ChromaStore(work / "chroma")
+        manifest = Manifest(work / "manifest.sqlite")
+        t = time.perf_counter()
+        report = Ingestor(store, manifest, embedder, work / "lexical", IngestOptions("eval", chunk)).run(
+            source
+        )
+        ingest_s = time.perf_counter() - t
+        manifest.close()
+        collection = store.open("eval")
+        retriever = Retriever(collection, embedder, LexicalIndex.load(work / "lexical"))
+        stages: dict[str, list[tuple[list[str], dict[str, float]]]] = {"dense": [], "hybrid": []}
+        if reranker is not None:
+            stages["reranked"] = []
+        judged = [q for q in evalset.queries if q.gold]
+        for i, q in enumerate(judged, start=1):
+            hits = retriever.retrieve(q.question, k=max(options.candidates, 10))
+            dense = sorted((h for h in hits if h.dense_rank is not None), key=lambda h: h.dense_rank or 0)
+            stages["dense"].append((_docs(dense, names), q.gold))
+            stages["hybrid"].append((_docs(hits, names), q.gold))
+            if reranker is not None:
+                head = hits[: options.rerank_top]
+                scores = reranker.rank(q.question, [h.chunk.text for h in head])
+                order = [h for _, h in sorted(zip(scores, head, strict=True), key=lambda x: -x[0])]
+                stages["reranked"].append((_docs(order + hits[options.rerank_top :], names), q.gold))
+            if on_progress:
+                on_progress("retrieval", i, len(judged))
+        answers = None
+        if generator is not None:
+            answers = _answers(
+                evalset,
+                Assistant(retriever, reranker, generator, embedder.embed, options),
+                names,
+                on_progress,
+            )
+        stage_metrics = [_stage(name, rows) for name, rows in stages.items()]
+        return EvalReport(
+            evalset.name,
+            report.count("added"),
+            report.collection_chunks,
+            round(ingest_s, 2),
+            stage_metrics,
+            answers,
+            round(time.perf_counter() - t0, 2),
+        )
+
+
+def _answers(
+    evalset: EvalSet, assistant: Assistant, names: dict[str, str], on_progress: OnProgress | None
+) -> AnswerMetrics:
+    contained, f1s, cited_ok, cited_all = [], [], 0, 0
+    refused_right = refused_total = 0
+    timings: dict[str, list[float]] = {}
+    for i, q in enumerate(evalset.queries, start=1):
+        answer = assistant.ask(q.question)
+        for stage, seconds in answer.timings.items():
+            timings.setdefault(stage, []).append(seconds)
+        if answer.abstained:
+            refused_total += 1
+            refused_right += not q.answerable
+        if q.answerable and q.answers:
+            contained.append(contains_answer(answer.text, q.answers))
+            f1s.append(token_f1(answer.text, q.answers))
+        if q.answerable:
+            for c in answer.citations:
+                cited_all += 1
+                doc = names.get(Path(c.source).stem, Path(c.source).name)
+                norm = normalize(c.text)
+                cited_ok += doc in q.gold or any(normalize(a) in norm for a in q.answers if normalize(a))
+        if on_progress:
+            on_progress("answers", i, len(evalset.queries))
+    unanswerable = sum(not q.answerable for q in evalset.queries)
+    return AnswerMetrics(
+        questions=len(evalset.queries),
+        answerable=len(evalset.queries) - unanswerable,
+        unanswerable=unanswerable,
+        answer_contained=round(sum(contained) / len(contained), 4) if contained else None,
+        token_f1=round(sum(f1s) / len(f1s), 4) if f1s else None,
+        citation_precision=round(cited_ok / cited_all, 4) if cited_all else None,
+        refusal_precision=round(refused_right / refused_total, 4) if refused_total else None,
+        refusal_recall=round(refused_right / unanswerable, 4) if unanswerable else None,
+        latency={stage: _pct(values) for stage, values in timings.items()},
+    )

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag import eval_data
+from rag.cli import app
+from rag.errors import InputError
+from rag.metrics import average_precision, contains_answer, mrr_at, ndcg_at, recall_at, token_f1
+from tests.conftest import shared
+
+runner = CliRunner()
+
+
+def test_retrieval_metrics_exact() -> None:
+    gold = {"a": 3.0, "b": 1.0}
+    ranking = ["x", "a", "y", "b"]
+    assert (
+        recall_at(ranking, gold, 1) == 0.0
+        and recall_at(ranking, gold, 2) == 0.5
+        and recall_at(ranking, gold, 4) == 1.0
+    )
+    assert mrr_at(ranking, gold) == 0.5
+    assert average_precision(ranking, gold) == pytest.approx((1 / 2 + 2 / 4) / 2)
+    ideal = 3.0 + 1.0 / 1.5849625
+    assert ndcg_at(ranking, gold) == pytest.approx((3.0 / 1.5849625 + 1.0 / 2.3219281) / ideal)
+    assert ndcg_at(["a", "b"], gold) == pytest.approx(1.0)
+    assert mrr_at(["x"] * 10 + ["a"], gold, 10) == 0.0
+
+
+def test_answer_metrics() -> None:
+    assert contains_answer("It was Ada Lovelace, in 1843.", ["ada lovelace"])
+    assert contains_answer("La región de Murcia", ["region de murcia"])  # accents and articles normalised
+    assert not contains_answer("Babbage", ["Lovelace"])
+    assert token_f1("the Normans in Normandy", ["Normandy"]) == pytest.approx(2 * (1 / 3) * 1 / (1 / 3 + 1))
+    assert token_f1("nothing", ["Normandy"]) == 0.0
+
+
+def _squad(tmp_path: Path) -> Path:
+    data = {
+        "data": [
+            {
+                "title": "Ada_Lovelace",
+                "paragraphs": [
+                    {
+                        "context": "Ada Lovelace wrote the first published program in 1843 for the analytical engine.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "When did Lovelace publish the first program?",
+                                "is_impossible": False,
+                                "answers": [{"text": "1843", "answer_start": 62}],
+                            },
+                            {
+                                "id": "q2",
+                                "question": "What did Lovelace eat for breakfast?",
+                                "is_impossible": True,
+                                "answers": [],
+                            },
+                        ],
+                    }
+                ],
+            },
+            {
+                "title": "Physics",
+                "paragraphs": [
+                    {
+                        "context": "Photovoltaic cells turn photons into electric current at a p-n junction.",
+                        "qas": [
+                            {
+                                "id": "q3",
+                                "question": "What do photovoltaic cells turn photons into?",
+                                "is_impossible": False,
+                                "answers": [{"text": "electric current", "answer_start": 30}],
+                            }
+                        ],
+                    }
+                ],
+            },
+        ]
+    }
+    f = tmp_path / "mini-squad.json"
+    f.write_text(json.dumps(data))
+    return f
+
+
+def test_squad_adapter(tmp_path: Path) -> None:
+    s = eval_data.load(_squad(tmp_path))
+    assert len(s.docs) == 2 and [q.answerable for q in s.queries] == [True, False, True]
+    assert s.queries[0].gold == {"Ada_Lovelace-0": 1.0} and s.queries[1].gold == {}
+
+
+def test_beir_adapter(tmp_path: Path) -> None:
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(
+        '{"_id": "d1", "title": "T", "text": "alpha"}\n{"_id": "d2", "text": "beta"}\n'
+    )
+    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": "alpha?"}\n{"_id": "2", "text": "none"}\n')
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t2\n2\td2\t0\n")
+    s = eval_data.load(tmp_path)
+    assert [d.id for d in s.docs] == ["d1", "d2"]
+    assert [(q.id, q.gold) for q in s.queries] == [("1", {"d1": 2.0})]
+
+
+def test_shared_adapters() -> None:
+    cran = eval_data.load(shared("cranfield"))
+    assert len(cran.docs) == 1400 and len(cran.queries) == 225
+    assert all(set(g) <= {5 - r for r in (1, 2, 3, 4)} for g in (set(q.gold.values()) for q in cran.queries))
+    assert cran.queries[2].question.startswith("what problems of heat conduction in composite slabs")
+    clap = eval_data.load(shared("clapnq_dev"))
+    assert len(clap.queries) == 600 and len(clap.docs) == 600
+    assert sum(q.answerable for q in clap.queries) == 300
+    es = eval_data.load(shared("squad_es_v2_dev"))
+    assert len(es.docs) == 1024 and len(es.queries) == 6138
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        eval_data.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nope": 1}')
+    with pytest.raises(InputError, match="not valid squad"):
+        eval_data.load(bad)
+    empty = tmp_path / "qa.jsonl"
+    empty.write_text('{"question": "q?", "answers": ["a"]}\n')
+    with pytest.raises(InputError, match="--corpus"):
+        eval_data.load(empty)
+
+
+def test_eval_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    monkeypatch.setenv("RAG_EMBEDDER", "256")
+    result = runner.invoke(app, ["eval", str(_squad(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [s["stage"] for s in report["stages"]] == ["dense", "hybrid"]
+    hybrid = report["stages"][1]
+    assert hybrid["queries"] == 2 and hybrid["recall_at_10"] == 1.0  # two documents, both found
+    answers = report["answers"]
+    assert answers["questions"] == 3 and answers["unanswerable"] == 1
+    assert answers["citation_precision"] is not None and "retrieve" in answers["latency"]
+    result = runner.invoke(app, ["eval", str(_squad(tmp_path)), "--no-generate", "--limit", "1", "--json"])
+    report = json.loads(result.stdout)
+    assert report["answers"] is None and report["stages"][0]["queries"] == 1
+
+
+def test_eval_jsonl_with_corpus(tmp_path: Path, corpus_copy: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps(
+            {
+                "question": "Who translated the Menabrea article?",
+                "answers": ["Ada Lovelace"],
+                "gold_sources": ["historia-04-lovelace.srt"],
+            }
+        )
+        + "\n"
+    )
+    result = runner.invoke(app, ["eval", str(qa), "--corpus", str(corpus_copy), "--no-generate", "--json"])
+    assert result.exit_code == 0, result.output
+    hybrid = json.loads(result.stdout)["stages"][1]
+    assert hybrid["recall_at_1"] == 1.0
+
+
+def test_eval_cli_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", str(tmp_path / "nope.json")])
+    assert result.exit_code == 1 and "no such file" in result.output
+    result = runner.invoke(app, ["eval", str(tmp_path), "--format", "xml"])
+    assert result.exit_code == 1 and "unknown format" in result.output
