@@ -36,7 +36,7 @@ typecheck: install
 check: lint typecheck test
 
 bench: install
-	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache
