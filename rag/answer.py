@@ -178,7 +178,7 @@ class Assistant:
         timings["load_generator"] = time.perf_counter() - t
         t = time.perf_counter()
         passages = build_passages(
-            relevant(hits, self.reranker is not None),
+            relevant(hits, self.reranker is not None, self.options.abstention.rerank_min),
             self.retriever.collection,
             generator.count_tokens,
             self.options.context_tokens,
@@ -227,11 +227,18 @@ class Assistant:
         return answer
 
 
-def relevant(hits: list[Hit], reranked: bool, keep: float = 0.55) -> list[Hit]:
-    """Hits worth showing the generator. Small models repeat whatever they are shown, so without a
-    reranker, hits far below the best fused score (found by one leg only, low in it) are dropped."""
-    if reranked or not hits:
+def relevant(
+    hits: list[Hit], reranked: bool, rerank_min: float | None = None, keep: float = 0.55
+) -> list[Hit]:
+    """Hits worth showing the generator; small models repeat whatever they are shown. With a
+    calibrated reranker: those it scores at or above its threshold. Without: those within reach of
+    the best fused score (found by one leg only, low in it, is dropped). The best hit always stays."""
+    if not hits:
         return hits
+    if reranked:
+        if rerank_min is None:
+            return hits
+        return [h for i, h in enumerate(hits) if i == 0 or (h.rerank_score or 0.0) >= rerank_min]
     best = hits[0].fused
     return [h for h in hits if h.fused >= keep * best]
 

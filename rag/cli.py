@@ -282,7 +282,9 @@ def models(as_json: JsonOpt = False) -> None:
         describe(s.embedder, "embedder", s.models_dir, s.allow_network)
         if s.embedder_backend == "sentence-transformers"
         else None,
-        describe(s.reranker, "reranker", s.models_dir, s.allow_network) if s.reranker else None,
+        describe(s.reranker, "reranker", s.models_dir, s.allow_network)
+        if s.reranker and s.reranker_backend == "cross-encoder"
+        else None,
         describe(s.generator, "generator", s.models_dir, s.allow_network)
         if s.generator_backend == "transformers"
         else None,

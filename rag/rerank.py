@@ -28,7 +28,13 @@ def make_reranker(backend: str, model: str, **kwargs: Any) -> Reranker:
 @register_reranker("cross-encoder")
 class CrossEncoderReranker:
     def __init__(
-        self, model: str, *, device: str = "cpu", max_length: int = 320, batch_size: int = 32
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        max_length: int = 256,
+        batch_size: int = 32,
+        name: str | None = None,
     ) -> None:
         from sentence_transformers import CrossEncoder
 
@@ -36,7 +42,7 @@ class CrossEncoderReranker:
             self.model = CrossEncoder(model, device=device, max_length=max_length)
         except Exception as exc:
             raise ModelError(f"cannot load cross-encoder {model!r}: {str(exc).splitlines()[0]}") from None
-        self.name = f"cross-encoder:{model}"
+        self.name = f"cross-encoder:{name or model}"
         self.batch_size = batch_size
 
     def rank(self, query: str, texts: Sequence[str]) -> list[float]:

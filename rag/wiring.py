@@ -114,7 +114,9 @@ def reranker(s: Settings) -> Reranker | None:
     if s.reranker_backend == "cross-encoder":
         quiet_transformers()
         spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
-    return make_reranker(s.reranker_backend, spec, device=s.device)
+    if s.reranker_backend == "cross-encoder":
+        return make_reranker(s.reranker_backend, spec, device=s.device, name=s.reranker)
+    return make_reranker(s.reranker_backend, spec)
 
 
 def generator_factory(s: Settings) -> Callable[[], Generator]:

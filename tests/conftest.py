@@ -22,6 +22,8 @@ def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "RAG_STORE",
     ):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RAG_RERANKER_BACKEND", "identity")
+    monkeypatch.setenv("RAG_RERANKER", "identity")
     monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")
     monkeypatch.setenv("RAG_EMBEDDER", "64")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -233,3 +233,18 @@ def test_condense_keeps_talk_in_view(indexed: Env) -> None:
     assert "How deep did ResNet go?" in condense_prompt and "Deep Learning 01" in condense_prompt
     assert any(h.chunk.source.endswith("deep-learning-01-gradients.srt") for h in second.hits[:2])
     assert len(memory.session.turns) == 2
+
+
+def test_relevance_cut_before_context() -> None:
+    from rag.answer import relevant
+
+    hits = [
+        Hit(chunk(i, f"t{i}"), fused=f, rerank_score=r)
+        for i, (f, r) in enumerate([(0.03, 2.0), (0.02, 0.1), (0.01, -3.0)])
+    ]
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=0.0)] == [0, 1]
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=5.0)] == [
+        0
+    ]  # best always stays
+    assert len(relevant(hits, reranked=True)) == 3
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=False)] == [0, 1]  # 0.01 < 0.55 * 0.03
