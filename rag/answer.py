@@ -13,7 +13,7 @@ from importlib.resources import files
 from ingest.metadata import guess_language
 from ingest.types import Chunk
 from rag.citations import Embed, attribute
-from rag.context import build_passages, render_sources
+from rag.context import build_passages, label, render_sources
 from rag.generate import Generator, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import load
@@ -244,13 +244,11 @@ def relevant(
 
 
 def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
-    by_label = {c.label: c for c in answer.citations}
+    """The passages the answer cited, by label, with their chunk ids for the next follow-up."""
+    cited = {c.label for c in answer.citations}
     out: list[dict[str, object]] = []
     for p in answer.passages:
-        from rag.context import label
-
-        if label(p.chunks) in by_label:
-            out.append(
-                {"label": label(p.chunks), "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]}
-            )
+        name = label(p.chunks)
+        if name in cited:
+            out.append({"label": name, "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]})
     return out

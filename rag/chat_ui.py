@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from rag.answer import Assistant
-from rag.memory import Memory, Session, check_session_name
+from rag.memory import Memory, check_session_name
 from rag.render import sources_table, stats_line, stream_answer
 from rag.retrieve import Filters
 from rag.types import Answer
@@ -132,7 +132,3 @@ class ChatSession:
             c.print(Panel(Text(hit.chunk.text), title=f"({n}) {label([hit.chunk])}"))
             return
         c.print(f"[red]no source {n}[/]")
-
-
-def open_session(sessions_dir: Path, name: str) -> Session:
-    return Session.load(sessions_dir, name)

@@ -414,8 +414,8 @@ def chat(
 ) -> None:
     """Talk to your documents: follow-up questions, sources, saved sessions."""
     from rag import wiring
-    from rag.chat_ui import ChatSession, open_session
-    from rag.memory import Memory
+    from rag.chat_ui import ChatSession
+    from rag.memory import Memory, Session
 
     s = _settings(
         collection=collection,
@@ -425,7 +425,7 @@ def chat(
         generator=generator,
     )
     assistant = wiring.assistant(s, s.collection, rerank=rerank)
-    memory = Memory(open_session(s.sessions_dir, session), None, window=s.memory_turns)
+    memory = Memory(Session.load(s.sessions_dir, session), None, window=s.memory_turns)
     ChatSession(
         assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)
     ).run()
