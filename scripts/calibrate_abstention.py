@@ -174,14 +174,17 @@ def main() -> None:
     if args.write:
         target = ROOT / "rag" / "calibration.json"
         data = json.loads(target.read_text())
-        data.setdefault("embedders", {})[embedder.name] = {
-            "dense_min": dense_min,
-            "lexical_min": lex_min,
-            "measured": {k: report[k] for k in ("en", "es", "all")},
-            "command": "python scripts/calibrate_abstention.py --write",
-        }
         if reranker is not None:
+            # Its questions come from the reranker's held-out articles only: a different sample,
+            # so the embedder's thresholds (calibrated without --reranker) are left alone.
             data.setdefault("rerankers", {})[reranker.name] = report["reranker"]
+        else:
+            data.setdefault("embedders", {})[embedder.name] = {
+                "dense_min": dense_min,
+                "lexical_min": lex_min,
+                "measured": {k: report[k] for k in ("en", "es", "all")},
+                "command": "python scripts/calibrate_abstention.py --write",
+            }
         target.write_text(json.dumps(data, indent=2) + "\n")
 
 

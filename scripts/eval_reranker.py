@@ -3,7 +3,7 @@ collections it never trained on: Cranfield (nDCG@10, MAP), CLAP NQ (MRR@10, reca
 answerable question's gold passage, over the pooled 600 passages) and the held-out Spanish
 SQuAD-es articles (MRR@10). Uses `rag eval`'s machinery (real ingest, real retrieval).
 
-    python scripts/eval_reranker.py [--reranker rag/bundled/reranker] [--out bench-results/reranker_eval.json]
+    python scripts/eval_reranker.py [--reranker bench-results/reranker] [--out bench-results/reranker_eval.json]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def spanish_validation(data: Path, report: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--reranker", default=str(ROOT / "rag" / "bundled" / "reranker"))
+    ap.add_argument("--reranker", default=str(ROOT / "bench-results" / "reranker"))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "reranker_eval.json")
     args = ap.parse_args()
