@@ -16,7 +16,22 @@ from rag.context import label
 from rag.types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentence ends, but not after titles and abbreviations ("Dr. Alice Moreno", "e.g. Adam").
+_SENTENCE = re.compile(
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSr\.)(?<!\bSra\.)(?<!\bProf\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)"
+    r"(?<=[.!?])\s+|\n+"
+)
+# Small models often append their own list of sources (or echo the instructions); the sources
+# panel already shows them, so such a tail is cut.
+_TRAILER = re.compile(
+    r"(?:^|\n|(?<=[.!?])\s)\s*(?:\*\*)?(?:Sources|Fuentes|References|Referencias)(?:\*\*)?\s*:", re.I
+)
+
+
+def strip_trailer(answer: str) -> str:
+    match = _TRAILER.search(answer)
+    return answer[: match.start()].rstrip() if match and match.start() > 0 else answer
+
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -47,6 +62,7 @@ def attribute(
 ) -> tuple[str, list[Citation]]:
     """Return the answer with corrected, renumbered [n] markers and the citations they point to."""
     config = config or AttributionConfig()
+    answer = strip_trailer(answer)
     if not passages or not answer.strip():
         return MARKER.sub("", answer).strip(), []
     sentences = [s for s in _SENTENCE.split(answer.strip()) if s.strip()]

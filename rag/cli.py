@@ -494,6 +494,7 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF conversion bar ignores its own switch
     if os.environ.get("RAG_ALLOW_NETWORK", "").lower() not in ("1", "true", "yes"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

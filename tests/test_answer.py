@@ -248,3 +248,20 @@ def test_relevance_cut_before_context() -> None:
     ]  # best always stays
     assert len(relevant(hits, reranked=True)) == 3
     assert [h.chunk.chunk_index for h in relevant(hits, reranked=False)] == [0, 1]  # 0.01 < 0.55 * 0.03
+
+
+def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
+    from rag.citations import strip_trailer
+
+    text, cits = attribute(
+        "Dr. Alice Moreno says residual connections add the identity so gradients flow to early layers [2].",
+        _passages(),
+        embed,
+    )
+    assert text.startswith("Dr. Alice Moreno says") and text.count("[") == 1
+    assert [c.source for c in cits] == ["/d/1.md"]
+    assert strip_trailer(
+        "Adam uses beta1 0.9 [1]. Sources: (optimizers.pdf) Explanation in 2-4 sentences"
+    ) == ("Adam uses beta1 0.9 [1].")
+    assert strip_trailer("Fuentes: nada") == "Fuentes: nada"  # nothing before it: keep the text
+    assert strip_trailer("Open sources are good.") == "Open sources are good."
