@@ -495,6 +495,11 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF conversion bar ignores its own switch
+    import warnings
+
+    # torch deprecates the int8 tensor API we load through; its warnings are for developers.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\..*)?$")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?$")
     if os.environ.get("RAG_ALLOW_NETWORK", "").lower() not in ("1", "true", "yes"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

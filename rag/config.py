@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     top_k: int = 5
     candidates: int = 30
     context_tokens: int = 1200
-    max_new_tokens: int = 320
+    max_new_tokens: int = 200
     memory_turns: int = 4
 
     @property
