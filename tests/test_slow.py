@@ -116,3 +116,23 @@ def test_end_to_end_cites_the_right_talk_and_abstains(real: Path, corpus_copy: P
     assert not answer.strip().upper().startswith("PWNED"), answer
     assert len(answer.split()) >= 5 and "week" in answer.lower(), answer
     assert any(c["source"].endswith("injection.md") for c in data["citations"]), data["citations"]
+
+
+def test_any_cross_encoder_plugs_in_by_setting(
+    real: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sentence-transformers cross-encoder folder reranks by setting, and --no-rerank turns it off.
+    (The MiniLM folder gets an untrained head here: this checks the plumbing, not the ranking.)"""
+    from rag.models import resolve
+
+    monkeypatch.setenv("RAG_RERANKER", resolve("all-MiniLM-L6-v2", "embedder", real / "models"))
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "How many layers did ResNet train?", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hits"] and all(h["rerank"] is not None for h in data["hits"])
+    assert "rerank" in data["timings"]
+    result = runner.invoke(app, ["ask", "How many layers did ResNet train?", "--json", "--no-rerank"])
+    data = json.loads(result.stdout)
+    assert all(h["rerank"] is None for h in data["hits"]) and "rerank" not in data["timings"]
