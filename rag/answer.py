@@ -12,7 +12,7 @@ from importlib.resources import files
 
 from ingest.metadata import guess_language
 from ingest.types import Chunk
-from rag.citations import Embed, attribute
+from rag.citations import AttributionConfig, Embed, attribute
 from rag.context import build_passages, label, render_sources
 from rag.generate import Generator, OnToken
 from rag.memory import Memory, Turn
@@ -205,8 +205,15 @@ class Assistant:
         timings["first_token"] = gen.first_token_s
         t = time.perf_counter()
         text, citations = attribute(gen.text, passages, self.embed)
-        timings["cite"] = time.perf_counter() - t
         refused = not citations and bool(_REFUSAL.search(gen.text))
+        if not citations and not refused and passages:
+            # A grounded answer cites something: when the model wrote no [n] and no sentence cleared
+            # the bar for an added citation (short answers like "The answer is 152." never do),
+            # accept the best-supported passage at the minimum bar.
+            floor = AttributionConfig().min_support
+            retry = AttributionConfig(add_support=floor, min_words=1)
+            text, citations = attribute(gen.text, passages, self.embed, retry)
+        timings["cite"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         answer = Answer(
             question,

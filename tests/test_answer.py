@@ -265,3 +265,25 @@ def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
     ) == ("Adam uses beta1 0.9 [1].")
     assert strip_trailer("Fuentes: nada") == "Fuentes: nada"  # nothing before it: keep the text
     assert strip_trailer("Open sources are good.") == "Open sources are good."
+
+
+def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = Assistant(
+        retriever(indexed),
+        None,
+        lambda: gen,
+        embed,
+        AskOptions(abstention=Abstention(dense_min=0.0, lexical_min=0.0)),
+    )
+    # Loosely worded, no [n]: below the usual bar for adding a citation, above the minimum support.
+    gen.enqueue("Very deep networks reached 152 levels overall thanks to shortcuts.")  # support 0.33
+    answer = a.ask("How many layers did ResNet train on ImageNet?")
+    assert answer.citations and answer.citations[0].source.endswith("deep-learning-01-gradients.srt")
+    assert answer.text.endswith("[1].")
+    gen.enqueue("The answer is 152.")  # too short for the usual rule
+    short = a.ask("How many layers did ResNet train on ImageNet?")
+    assert short.citations and short.text == "The answer is 152 [1]."
+    gen.enqueue("The sources do not contain the answer.")
+    refusal = a.ask("How many layers did ResNet train on ImageNet?")
+    assert refusal.abstained and not refusal.citations
