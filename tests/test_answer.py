@@ -49,6 +49,12 @@ def retriever(env: Env) -> Retriever:
     return Retriever(env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()))
 
 
+def assistant(
+    env: Env, gen: ScriptedGenerator, abstention: Abstention, reranker: IdentityReranker | None = None
+) -> Assistant:
+    return Assistant(retriever(env), reranker, lambda: gen, embed, AskOptions(abstention=abstention))
+
+
 def test_rrf_rewards_agreement() -> None:
     scores = rrf([["a", "b", "c"], ["c", "a"]])
     assert max(scores, key=scores.__getitem__) == "a"
@@ -97,13 +103,7 @@ def test_abstention_decisions() -> None:
 
 def test_abstain_does_not_call_the_generator(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = Assistant(
-        retriever(indexed),
-        None,
-        lambda: gen,
-        embed,
-        AskOptions(abstention=Abstention(dense_min=0.99, lexical_min=0.99)),
-    )
+    a = assistant(indexed, gen, Abstention(dense_min=0.99, lexical_min=0.99))
     answer = a.ask("What is the capital of Mongolia?")
     assert answer.abstained and "not find" in answer.text and gen.prompts == []
     es = a.ask("¿Cuál es la capital de Mongolia?")
@@ -212,13 +212,7 @@ def test_memory_window_and_summary() -> None:
 
 def test_condense_keeps_talk_in_view(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = Assistant(
-        retriever(indexed),
-        IdentityReranker(),
-        lambda: gen,
-        embed,
-        AskOptions(abstention=Abstention(dense_min=0.0, lexical_min=0.0)),
-    )
+    a = assistant(indexed, gen, Abstention(dense_min=0.0, lexical_min=0.0), IdentityReranker())
     memory = Memory(Session("s"), None, window=4)
     gen.enqueue("ResNet trained 152 layers [1].")
     first = a.ask("How deep did ResNet go?", memory=memory)
@@ -269,13 +263,7 @@ def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
 
 def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = Assistant(
-        retriever(indexed),
-        None,
-        lambda: gen,
-        embed,
-        AskOptions(abstention=Abstention(dense_min=0.0, lexical_min=0.0)),
-    )
+    a = assistant(indexed, gen, Abstention(dense_min=0.0, lexical_min=0.0))
     # Loosely worded, no [n]: below the usual bar for adding a citation, above the minimum support.
     gen.enqueue("Very deep networks reached 152 levels overall thanks to shortcuts.")  # support 0.33
     answer = a.ask("How many layers did ResNet train on ImageNet?")
