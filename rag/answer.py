@@ -204,15 +204,15 @@ class Assistant:
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s
         t = time.perf_counter()
-        text, citations = attribute(gen.text, passages, self.embed)
-        refused = not citations and bool(_REFUSAL.search(gen.text))
-        if not citations and not refused and passages:
-            # A grounded answer cites something: when the model wrote no [n] and no sentence cleared
-            # the bar for an added citation (short answers like "The answer is 152." never do),
-            # accept the best-supported passage at the minimum bar.
-            floor = AttributionConfig().min_support
-            retry = AttributionConfig(add_support=floor, min_words=1)
-            text, citations = attribute(gen.text, passages, self.embed, retry)
+        says_refusal = bool(_REFUSAL.search(gen.text))
+        # A grounded answer cites something: when the model wrote no [n] and no sentence cleared the
+        # bar for an added citation (short answers like "The answer is 152." never do), the best-
+        # supported passage is accepted at the minimum bar, on the same support scores.
+        relaxed = AttributionConfig(add_support=AttributionConfig().min_support, min_words=1)
+        text, citations = attribute(
+            gen.text, passages, self.embed, fallback=None if says_refusal else relaxed
+        )
+        refused = not citations and says_refusal
         timings["cite"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         answer = Answer(

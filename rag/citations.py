@@ -57,17 +57,14 @@ def support_matrix(sentences: Sequence[str], passages: Sequence[Passage], embed:
     return 0.5 * cos + 0.5 * lex
 
 
-def attribute(
-    answer: str, passages: Sequence[Passage], embed: Embed, config: AttributionConfig | None = None
-) -> tuple[str, list[Citation]]:
-    """Return the answer with corrected, renumbered [n] markers and the citations they point to."""
-    config = config or AttributionConfig()
-    answer = strip_trailer(answer)
-    if not passages or not answer.strip():
-        return MARKER.sub("", answer).strip(), []
-    sentences = [s for s in _SENTENCE.split(answer.strip()) if s.strip()]
-    plain = [MARKER.sub("", s).strip() for s in sentences]
-    support = support_matrix([p or s for p, s in zip(plain, sentences, strict=True)], passages, embed)
+def _choose(
+    sentences: Sequence[str],
+    plain: Sequence[str],
+    support: np.ndarray,
+    n_passages: int,
+    config: AttributionConfig,
+) -> list[list[int]]:
+    """For each sentence, the passage indices it cites after correction."""
     chosen: list[list[int]] = []
     for row, (sentence, text) in enumerate(zip(sentences, plain, strict=True)):
         cited = [int(n) - 1 for m in MARKER.finditer(sentence) for n in re.split(r"[,;]\s*", m.group(1))]
@@ -75,7 +72,7 @@ def attribute(
         best_score = float(support[row, best])
         keep: list[int] = []
         for idx in dict.fromkeys(cited):
-            valid = 0 <= idx < len(passages)
+            valid = 0 <= idx < n_passages
             if valid and support[row, idx] >= max(best_score - config.keep_margin, config.min_support):
                 keep.append(idx)
             elif best_score >= config.min_support and best not in keep:
@@ -83,6 +80,29 @@ def attribute(
         if not cited and len(text.split()) >= config.min_words and best_score >= config.add_support:
             keep.append(best)
         chosen.append(keep)
+    return chosen
+
+
+def attribute(
+    answer: str,
+    passages: Sequence[Passage],
+    embed: Embed,
+    config: AttributionConfig | None = None,
+    fallback: AttributionConfig | None = None,
+) -> tuple[str, list[Citation]]:
+    """Return the answer with corrected, renumbered [n] markers and the citations they point to.
+    When `config` leaves the answer with no citation at all, `fallback` (if given) is tried on the
+    same support scores."""
+    config = config or AttributionConfig()
+    answer = strip_trailer(answer)
+    if not passages or not answer.strip():
+        return MARKER.sub("", answer).strip(), []
+    sentences = [s for s in _SENTENCE.split(answer.strip()) if s.strip()]
+    plain = [MARKER.sub("", s).strip() for s in sentences]
+    support = support_matrix([p or s for p, s in zip(plain, sentences, strict=True)], passages, embed)
+    chosen = _choose(sentences, plain, support, len(passages), config)
+    if fallback is not None and not any(chosen):
+        chosen = _choose(sentences, plain, support, len(passages), fallback)
     order: dict[int, int] = {}
     for keep in chosen:
         for idx in keep:
