@@ -122,13 +122,12 @@ class VectorCollection:
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - cosine distance)."""
-        n = self.count()
-        if n == 0:
-            return []
+        # chromadb >= 1.x returns what it has when k exceeds the collection (or the filter), so no
+        # count() first: that was a second round trip per query against a server.
         with self._errors():
             res = self._raw.query(
                 query_embeddings=[vector],
-                n_results=min(k, n),
+                n_results=k,
                 where=where or None,
                 include=["documents", "metadatas", "distances"],
             )

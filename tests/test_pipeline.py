@@ -209,3 +209,21 @@ def test_killed_ingest_recovers_without_duplicates(tmp_path: Path, corpus_copy: 
     assert sorted(got) == sorted(want)  # same ids: nothing missing, nothing duplicated
     lex = LexicalIndex.load(env.lexical_dir())
     assert lex is not None and sorted(lex.ids) == sorted(want)
+
+
+def test_search_returns_what_there_is(tmp_path: Path) -> None:
+    """k above the collection size (or above what a filter leaves) is not an error: no count() first."""
+    import numpy as np
+
+    from ingest.store import ChromaStore
+    from ingest.types import Chunk
+
+    col = ChromaStore(tmp_path / "chroma").open_for_write("docs", "fake", 3)
+    assert col.search(np.array([1.0, 0.0, 0.0]), 5) == []
+    chunks = [
+        Chunk(f"c{i}", f"text {i}", f"doc{i}.md", 0, f"Doc {i}", "text", f"h{i}", language=lang)
+        for i, lang in enumerate(["en", "es"])
+    ]
+    col.upsert(chunks, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    assert [c.id for c, _ in col.search(np.array([1.0, 0.0, 0.0]), 50)] == ["c0", "c1"]
+    assert [c.id for c, _ in col.search(np.array([1.0, 0.0, 0.0]), 50, {"language": "es"})] == ["c1"]
