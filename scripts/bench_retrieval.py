@@ -36,7 +36,7 @@ from ingest.lexical import LexicalIndex  # noqa: E402
 from ingest.loaders import LoadOptions, loader_for  # noqa: E402
 from ingest.store import ChromaStore  # noqa: E402
 from ingest.types import Chunk  # noqa: E402
-from rag.models import describe, resolve  # noqa: E402
+from rag.models import resolve  # noqa: E402
 from rag.rerank import make_reranker  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 
@@ -76,11 +76,9 @@ def main() -> None:
         sentences = [s for s in c.text.split(". ") if len(s.split()) > 8]
         queries.append(" ".join(rng.choice(sentences or [c.text]).split()[:14]))
 
-    # The project's reranker when it is installed; before that, a cross-encoder of the full
-    # 6-layer MiniLM shape (untrained head: timing only).
-    bundled = describe(args.reranker, "reranker", Path("/nonexistent")) if args.reranker else None
-    ready = bundled is not None and bundled.status == "ready"
-    location = bundled.location if bundled is not None and ready else str(folder)
+    # The cross-encoder asked for (a spec that does not resolve is an error, not a silent swap);
+    # without one, the full 6-layer MiniLM shape with an untrained head: timing only.
+    location = resolve(args.reranker, "reranker", Path("/nonexistent")) if args.reranker else str(folder)
     cross = make_reranker("cross-encoder", location, name=args.reranker or "minilm-l6-shape")
     longest = sorted(base, key=lambda c: -c.tokens)[:20]
     budget = []
@@ -92,7 +90,7 @@ def main() -> None:
         "base_chunks": len(base),
         "base_embed_s": round(embed_s, 1),
         "queries": len(queries),
-        "reranker": args.reranker if ready else "6-layer MiniLM cross-encoder shape (untrained head)",
+        "reranker": args.reranker or "6-layer MiniLM cross-encoder shape (untrained head)",
         "rerank_20_longest_chunks_p50_s": pct(budget, 50),
         "rerank_20_longest_chunks_mean_tokens": sum(c.tokens for c in longest) // len(longest),
     }

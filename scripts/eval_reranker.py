@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--sets", default="cranfield,clapnq,squad_es_val", help="comma-separated subset")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "reranker_eval.json")
+    ap.add_argument("--card", action="store_true", help="write the results into the reranker's README.md")
     args = ap.parse_args()
     folder = resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
     embedder = make_embedder("sentence-transformers", folder, name="sentence-transformers:all-MiniLM-L6-v2")
@@ -122,6 +123,23 @@ def main() -> None:
     print(json.dumps({"verdict": verdict, "ship": results["ship"]}, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if args.card:
+        write_card(Path(args.reranker) / "README.md", verdict, " ".join(sys.argv[1:]))
+
+
+def write_card(card: Path, verdict: dict[str, dict[str, Any]], argv: str) -> None:
+    """Replace the model card's Evaluation section (written by train_reranker.py) with this run."""
+    head = card.read_text(encoding="utf-8").split("## Evaluation", 1)[0]
+    rows = "\n".join(
+        f"| {name} | {v['metric']} | {v['hybrid']:.4f} | {v['reranked']:.4f} | {v['fused']:.4f} |"
+        for name, v in verdict.items()
+    )
+    card.write_text(
+        f'{head}## Evaluation\n\n`python scripts/eval_reranker.py {argv}` ("fused": reciprocal-rank '
+        "fusion of this model's order with the hybrid order):\n\n"
+        f"| collection | metric | hybrid | reranked | fused |\n|---|---|---|---|---|\n{rows}\n",
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

@@ -64,19 +64,27 @@ def split_articles(data: list[dict], rng: random.Random, val_share: float) -> tu
     return articles[n_val:], articles[:n_val]
 
 
-def mine_groups(
-    articles: list[dict], embedder: object, questions: int, negatives: int, rng: random.Random
-) -> list[Group]:
+def encode(
+    articles: list[dict], embedder: object
+) -> tuple[list[str], np.ndarray, list[tuple[str, int]], list[tuple[str, int]]]:
+    """Paragraph texts, their bi-encoder vectors, and the answerable and the unanswerable
+    (question, own paragraph) pairs."""
     paragraphs = [p for a in articles for p in a["paragraphs"]]
     texts = [p["context"] for p in paragraphs]
     vecs = embedder.embed(texts)  # type: ignore[attr-defined]
+    qas = [
+        (q["question"], i, bool(q.get("is_impossible"))) for i, p in enumerate(paragraphs) for q in p["qas"]
+    ]
+    answerable = [(q, i) for q, i, impossible in qas if not impossible]
+    unanswerable = [(q, i) for q, i, impossible in qas if impossible]
+    return texts, vecs, answerable, unanswerable
+
+
+def mine_groups(
+    articles: list[dict], embedder: object, questions: int, negatives: int, rng: random.Random
+) -> list[Group]:
+    texts, vecs, answerable, impossible = encode(articles, embedder)
     lexical = LexicalIndex.build((str(i), t) for i, t in enumerate(texts))
-    answerable = [
-        (q["question"], i) for i, p in enumerate(paragraphs) for q in p["qas"] if not q.get("is_impossible")
-    ]
-    impossible = [
-        (q["question"], i) for i, p in enumerate(paragraphs) for q in p["qas"] if q.get("is_impossible")
-    ]
     rng.shuffle(answerable)
     rng.shuffle(impossible)
     answerable = answerable[:questions]
@@ -101,12 +109,7 @@ def mine_groups(
 
 def validation_groups(articles: list[dict], embedder: object, n: int, rng: random.Random) -> list[Group]:
     """Held-out questions with their paragraph and the bi-encoder's next best (20 candidates)."""
-    paragraphs = [p for a in articles for p in a["paragraphs"]]
-    texts = [p["context"] for p in paragraphs]
-    vecs = embedder.embed(texts)  # type: ignore[attr-defined]
-    qs = [
-        (q["question"], i) for i, p in enumerate(paragraphs) for q in p["qas"] if not q.get("is_impossible")
-    ]
+    texts, vecs, qs, _ = encode(articles, embedder)
     rng.shuffle(qs)
     qs = qs[:n]
     qvecs = embedder.embed([q for q, _ in qs], query=True)  # type: ignore[attr-defined]
@@ -115,8 +118,8 @@ def validation_groups(articles: list[dict], embedder: object, n: int, rng: rando
         top = [int(i) for i in np.argsort(-(vecs @ qv))[:20]]
         if own not in top:
             top[-1] = own
-        out.append(Group(question, [texts[own]] + [texts[i] for i in top if i != own], True))
-        out[-1].dense_rank = top.index(own)
+        passages = [texts[own]] + [texts[i] for i in top if i != own]
+        out.append(Group(question, passages, True, dense_rank=top.index(own)))
     return out
 
 
@@ -140,10 +143,10 @@ def build_model(base: str, layers: int, max_length: int, init: Path | None = Non
     import torch
     from sentence_transformers import CrossEncoder
     from sentence_transformers.cross_encoder.modules import Dense, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
 
     if init is not None:  # continue from an earlier run of this script
         return CrossEncoder(str(init), device="cpu", model_kwargs={"dtype": torch.float32})
-    from sentence_transformers.sentence_transformer.modules import Pooling
 
     encoder = Transformer(base, transformer_task="feature-extraction", max_seq_length=max_length)
     encoder.model.encoder.layer = encoder.model.encoder.layer[:layers]
@@ -177,7 +180,7 @@ A cross-encoder for reranking question → passage candidates in English and Spa
   the bi-encoder and BM25, one deeper candidate and one random paragraph; unanswerable questions
   with their own paragraph as on-topic negatives. 20% of the articles of each set are held out
   (seed {seed}) and never train.
-- **Objective:** softmax cross-entropy over each question's group + {bce} × binary cross-entropy.
+- **Objective:** softmax cross-entropy over each question's group + {bce} × binary cross-entropy{distill}.
 - **Run:** {steps} steps, {training_s:.0f} s training + {mining_s:.0f} s mining on {threads} CPU threads.
 - **Reproduce:** `{command}`
 - **Validation MRR** (held-out questions, their paragraph among the bi-encoder's top 20):
@@ -185,7 +188,7 @@ A cross-encoder for reranking question → passage candidates in English and Spa
 
 ## Evaluation
 
-Filled in by `python scripts/eval_reranker.py --card`.
+Not evaluated yet: `python scripts/eval_reranker.py --reranker THIS_FOLDER --card` writes the table here.
 """
 
 
@@ -197,6 +200,12 @@ def model_card(report: dict) -> str:
         pairs=report["pairs"],
         seed=report["settings"]["seed"],
         bce=report["settings"]["bce_weight"],
+        distill=(
+            f" + {report['settings']['distill']} × KL to the bi-encoder's group softmax "
+            f"(T = {report['settings']['temperature']})"
+            if report["settings"]["distill"]
+            else ""
+        ),
         steps=report["steps"],
         training_s=report["training_s"],
         mining_s=report["mining_s"],
@@ -284,49 +293,42 @@ def main() -> None:
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
     history = [{"step": 0, "val_mrr": round(validation_mrr(model, val), 4)}]
     print(f"step 0 validation MRR {history[0]['val_mrr']:.3f}", flush=True)
-    step, t1, running = 0, time.perf_counter(), 0.0
-    done = False
-    for _ in range(args.epochs):
-        for i in range(0, len(groups), args.groups):
-            batch = groups[i : i + args.groups]
-            pairs = [(g.question, p) for g in batch for p in g.passages]
-            logits = model(model.preprocess(pairs))["scores"].squeeze(-1)  # type: ignore[attr-defined,operator]
-            labels = torch.tensor(
-                [float(g.answerable and j == 0) for g in batch for j in range(len(g.passages))]
-            )
-            loss = args.bce_weight * F.binary_cross_entropy_with_logits(logits, labels)
-            at, listwise = 0, []
-            for g in batch:
-                if g.answerable:
-                    group = logits[at : at + len(g.passages)].unsqueeze(0)
-                    listwise.append(F.cross_entropy(group, torch.tensor([0])))
-                    if args.distill and g.teacher:
-                        # The bi-encoder saw far more data (NQ among it) than these SQuAD pairs.
-                        target = F.softmax(torch.tensor(g.teacher) / args.temperature, dim=0).unsqueeze(0)
-                        kl = F.kl_div(F.log_softmax(group, dim=-1), target, reduction="batchmean")
-                        listwise[-1] = listwise[-1] + args.distill * kl
-                at += len(g.passages)
-            if listwise:
-                loss = loss + torch.stack(listwise).mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # type: ignore[attr-defined]
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
-            if step % 25 == 0:
-                rate = step * len(pairs) / (time.perf_counter() - t1)
-                print(f"step {step}/{steps} loss {running:.4f} ({rate:.1f} pairs/s)", flush=True)
-            if step % 150 == 0 or step == steps:
-                mrr = validation_mrr(model, val)
-                history.append({"step": step, "val_mrr": round(mrr, 4), "loss": round(running, 4)})
-                print(f"step {step} validation MRR {mrr:.3f} (bi-encoder {dense_mrr:.3f})", flush=True)
-            if step >= steps:
-                done = True
-                break
-        if done:
-            break
+    batches = [
+        groups[i : i + args.groups] for _ in range(args.epochs) for i in range(0, len(groups), args.groups)
+    ]
+    t1, running, seen = time.perf_counter(), 0.0, 0
+    for step, batch in enumerate(batches[:steps], start=1):
+        pairs = [(g.question, p) for g in batch for p in g.passages]
+        logits = model(model.preprocess(pairs))["scores"].squeeze(-1)  # type: ignore[attr-defined,operator]
+        labels = torch.tensor([float(g.answerable and j == 0) for g in batch for j in range(len(g.passages))])
+        loss = args.bce_weight * F.binary_cross_entropy_with_logits(logits, labels)
+        at, listwise = 0, []
+        for g in batch:
+            if g.answerable:
+                group = logits[at : at + len(g.passages)].unsqueeze(0)
+                listwise.append(F.cross_entropy(group, torch.tensor([0])))
+                if args.distill and g.teacher:
+                    # The bi-encoder saw far more data (NQ among it) than these SQuAD pairs.
+                    target = F.softmax(torch.tensor(g.teacher) / args.temperature, dim=0).unsqueeze(0)
+                    kl = F.kl_div(F.log_softmax(group, dim=-1), target, reduction="batchmean")
+                    listwise[-1] = listwise[-1] + args.distill * kl
+            at += len(g.passages)
+        if listwise:
+            loss = loss + torch.stack(listwise).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # type: ignore[attr-defined]
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        seen += len(pairs)
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 25 == 0:
+            rate = seen / (time.perf_counter() - t1)
+            print(f"step {step}/{steps} loss {running:.4f} ({rate:.1f} pairs/s)", flush=True)
+        if step % 150 == 0 or step == steps:
+            mrr = validation_mrr(model, val)
+            history.append({"step": step, "val_mrr": round(mrr, 4), "loss": round(running, 4)})
+            print(f"step {step} validation MRR {mrr:.3f} (bi-encoder {dense_mrr:.3f})", flush=True)
     train_s = time.perf_counter() - t1
     model.eval()  # type: ignore[attr-defined]
     # The encoder is stored in fp16 (half the size); the 385-number head stays fp32.
