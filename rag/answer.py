@@ -17,7 +17,7 @@ from rag.context import build_passages, label, render_sources
 from rag.generate import Generator, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import load
-from rag.rerank import Reranker
+from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever, lexical_coverage
 from rag.types import Answer, Hit
 
@@ -82,6 +82,7 @@ def calibrated_abstention(embedder_name: str, reranker_name: str | None) -> Abst
 class AskOptions:
     candidates: int = 30
     rerank_top: int = 20
+    rerank_fusion: bool = True
     top_k: int = 6
     context_tokens: int = 1800
     max_new_tokens: int = 320
@@ -117,18 +118,18 @@ class Assistant:
         extra: list[Chunk] | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[Hit]:
+        """All candidates, best first (the reranked head, then the rest); `ask` keeps top_k."""
         timings = timings if timings is not None else {}
         t = time.perf_counter()
         hits = self.retriever.retrieve(query, self.options.candidates, filters, extra or [])
         timings["retrieve"] = time.perf_counter() - t
         if self.reranker is not None and hits:
             t = time.perf_counter()
-            head = hits[: self.options.rerank_top]
-            for hit, score in zip(head, self.reranker.rank(query, [h.chunk.text for h in head]), strict=True):
-                hit.rerank_score = score
-            hits = sorted(head, key=lambda h: h.score, reverse=True)
+            hits = rerank_hits(
+                self.reranker, query, hits, self.options.rerank_top, fusion=self.options.rerank_fusion
+            )
             timings["rerank"] = time.perf_counter() - t
-        return hits[: self.options.top_k]
+        return hits
 
     def _follow_up_chunks(self, memory: Memory | None) -> list[Chunk]:
         """What the previous answer cited, plus the chunk right after each ("what did she say next?")."""
@@ -163,8 +164,12 @@ class Assistant:
             memory.generator = self.generator
             query = memory.condense(question)
             timings["condense"] = time.perf_counter() - t
-        hits = self.search(query, filters, self._follow_up_chunks(memory), timings)
-        abstain, why = self.options.abstention.decide(query, hits, self.reranker is not None)
+        ranked = self.search(query, filters, self._follow_up_chunks(memory), timings)
+        hits = ranked[: self.options.top_k]
+        # With a reranker, abstention reads every scored candidate: its threshold was calibrated on
+        # the best score of the top 20, and fusion can order that one below top_k.
+        reranked = self.reranker is not None
+        abstain, why = self.options.abstention.decide(query, ranked if reranked else hits, reranked)
         lang = question_language(question)
         if abstain:
             timings["total"] = time.perf_counter() - t0

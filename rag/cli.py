@@ -318,7 +318,7 @@ def models(as_json: JsonOpt = False) -> None:
             "-",
             "[dim]off[/]",
             "-",
-            "set RAG_RERANKER to a cross-encoder path or hub id",
+            "RAG_RERANKER is empty; unset it for the built-in rag-reranker-minilm-l6, or name a cross-encoder",
         )
     console.print(table)
 

@@ -40,8 +40,14 @@ class Settings(BaseSettings):
     embedder_backend: str = "sentence-transformers"
     generator: str = Field("qwen2.5-coder-1.5b-instruct", description="Bundled name, local folder or hub id")
     generator_backend: str = "transformers"
-    reranker: str | None = Field(None, description="Cross-encoder: bundled name, local folder or hub id")
+    reranker: str | None = Field(
+        "rag-reranker-minilm-l6",
+        description="Cross-encoder: bundled name, local folder or hub id; empty: none",
+    )
     reranker_backend: str = "cross-encoder"
+    rerank_fusion: bool = Field(
+        True, description="Order by rank fusion of reranker and retrieval, not by reranker score alone"
+    )
 
     chunk_tokens: int | None = Field(
         None, description="Chunk size in embedder tokens (default: fits the model)"
@@ -49,7 +55,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = 32
     max_file_mb: int = 200
 
-    quantize: bool = Field(True, description="int8 dynamic quantization of the generator on CPU")
+    quantize: bool = Field(True, description="int8 dynamic quantization of the generator and reranker on CPU")
     device: str = "cpu"
     threads: int | None = None
     allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")

@@ -1,5 +1,5 @@
 """`rag eval`: ingest a data set's corpus into a throw-away collection with the real pipeline, then
-measure retrieval per stage (dense, hybrid, reranked) and, with generation on, the answers."""
+measure retrieval per stage (dense, hybrid, reranked, fused) and, with generation on, the answers."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from rag.answer import AskOptions, Assistant
 from rag.eval_data import EvalSet
 from rag.generate import Generator
 from rag.metrics import average_precision, contains_answer, mrr_at, ndcg_at, normalize, recall_at, token_f1
-from rag.rerank import Reranker
+from rag.rerank import Reranker, reorder, rerank_hits
 from rag.retrieve import Retriever
 from rag.types import Hit
 
 OnProgress = Callable[[str, int, int], None]
+Ranking = tuple[list[str], dict[str, float]]
 
 
 @dataclass
@@ -62,9 +63,14 @@ class EvalReport:
     stages: list[StageMetrics]
     answers: AnswerMetrics | None
     seconds: float
+    # Per stage, per judged query: (ranked document ids, gold gains). For paired comparisons
+    # (scripts/eval_reranker.py); too bulky for the JSON report.
+    rankings: dict[str, list[Ranking]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        del data["rankings"]
+        return data
 
 
 def _write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
@@ -90,7 +96,7 @@ def _docs(hits: list[Hit], names: dict[str, str]) -> list[str]:
     return out
 
 
-def _stage(name: str, rankings: list[tuple[list[str], dict[str, float]]]) -> StageMetrics:
+def _stage(name: str, rankings: list[Ranking]) -> StageMetrics:
     n = len(rankings)
 
     def mean(fn: Callable[[list[str], dict[str, float]], float]) -> float:
@@ -147,9 +153,9 @@ def run_eval(
         manifest.close()
         collection = store.open("eval")
         retriever = Retriever(collection, embedder, LexicalIndex.load(work / "lexical"))
-        stages: dict[str, list[tuple[list[str], dict[str, float]]]] = {"dense": [], "hybrid": []}
+        stages: dict[str, list[Ranking]] = {"dense": [], "hybrid": []}
         if reranker is not None:
-            stages["reranked"] = []
+            stages["reranked"], stages["fused"] = [], []
         judged = [q for q in evalset.queries if q.gold]
         for i, q in enumerate(judged, start=1):
             hits = retriever.retrieve(q.question, k=max(options.candidates, 10))
@@ -157,10 +163,11 @@ def run_eval(
             stages["dense"].append((_docs(dense, names), q.gold))
             stages["hybrid"].append((_docs(hits, names), q.gold))
             if reranker is not None:
-                head = hits[: options.rerank_top]
-                scores = reranker.rank(q.question, [h.chunk.text for h in head])
-                order = [h for _, h in sorted(zip(scores, head, strict=True), key=lambda x: -x[0])]
-                stages["reranked"].append((_docs(order + hits[options.rerank_top :], names), q.gold))
+                top = options.rerank_top
+                ranked = rerank_hits(reranker, q.question, hits, top)
+                stages["reranked"].append((_docs(ranked, names), q.gold))
+                fused = reorder(hits[:top], fusion=True) + hits[top:]
+                stages["fused"].append((_docs(fused, names), q.gold))
             if on_progress:
                 on_progress("retrieval", i, len(judged))
         answers = None
@@ -180,6 +187,7 @@ def run_eval(
             stage_metrics,
             answers,
             round(time.perf_counter() - t0, 2),
+            stages,
         )
 
 

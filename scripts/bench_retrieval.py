@@ -5,7 +5,8 @@ Scale-up is synthetic: the podcast transcripts of ../shared/data are chunked and
 then replicated with a distinct marker word per copy and a small Gaussian perturbation of the
 vectors, so Chroma's HNSW graph and the BM25 index have the real sizes. The rerank leg times a
 a cross-encoder (--reranker, or by default one of the full 6-layer MiniLM shape, untrained head,
-for timing) on the top 20 candidates.
+for timing) on the top 20 candidates, int8 on the CPU as `rag` runs it (--fp32 to compare); with
+int8 it also reports how far the scores move from fp32 on the budget queries.
 
     python scripts/bench_retrieval.py [--sizes 10000,100000] [--queries 40]
 """
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument(
         "--reranker", default="", help="cross-encoder spec; default: the MiniLM shape (timing only)"
     )
+    ap.add_argument("--fp32", action="store_true", help="no int8 quantization of the cross-encoder")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "retrieval.json")
     args = ap.parse_args()
     rng = random.Random(7)
@@ -79,21 +81,34 @@ def main() -> None:
     # The cross-encoder asked for (a spec that does not resolve is an error, not a silent swap);
     # without one, the full 6-layer MiniLM shape with an untrained head: timing only.
     location = resolve(args.reranker, "reranker", Path("/nonexistent")) if args.reranker else str(folder)
-    cross = make_reranker("cross-encoder", location, name=args.reranker or "minilm-l6-shape")
-    longest = sorted(base, key=lambda c: -c.tokens)[:20]
-    budget = []
+    name = args.reranker or "minilm-l6-shape"
+    cross = make_reranker("cross-encoder", location, name=name, quantize=not args.fp32)
+    long_chunks = sorted(base, key=lambda c: -c.tokens)[:20]
+    longest = [c.text for c in long_chunks]
+    budget, scores = [], []
     for q in queries[:10]:  # the reranker budget: 20 candidates of ~256 tokens in <= 0.4 s
         t = time.perf_counter()
-        cross.rank(q, [c.text for c in longest])
+        scores.append(cross.rank(q, longest))
         budget.append(time.perf_counter() - t)
     results: dict[str, object] = {
         "base_chunks": len(base),
         "base_embed_s": round(embed_s, 1),
         "queries": len(queries),
         "reranker": args.reranker or "6-layer MiniLM cross-encoder shape (untrained head)",
+        "int8": not args.fp32,
         "rerank_20_longest_chunks_p50_s": pct(budget, 50),
-        "rerank_20_longest_chunks_mean_tokens": sum(c.tokens for c in longest) // len(longest),
+        "rerank_20_longest_chunks_mean_tokens": sum(c.tokens for c in long_chunks) // len(long_chunks),
     }
+    if not args.fp32:
+        exact = make_reranker("cross-encoder", location, name=name)
+        ref = [exact.rank(q, longest) for q in queries[:10]]
+        results["int8_max_score_change"] = round(
+            max(abs(a - b) for x, y in zip(scores, ref, strict=True) for a, b in zip(x, y, strict=True)), 4
+        )
+        results["int8_same_top1"] = sum(
+            int(np.argmax(x)) == int(np.argmax(y)) for x, y in zip(scores, ref, strict=True)
+        ) / len(ref)
+        del exact
     print(json.dumps(results, indent=2), flush=True)
     work = Path(tempfile.mkdtemp(prefix="rag-bench-ret-"))
     try:

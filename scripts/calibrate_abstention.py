@@ -91,8 +91,12 @@ def main() -> None:
         name=f"sentence-transformers:{args.embedder}",
     )
     reranker = (
+        # int8, as `rag` runs a cross-encoder on the CPU: the threshold is for the scores it will see.
         make_reranker(
-            "cross-encoder", resolve(args.reranker, "reranker", Path("/nonexistent")), name=args.reranker
+            "cross-encoder",
+            resolve(args.reranker, "reranker", Path("/nonexistent")),
+            name=args.reranker,
+            quantize=True,
         )
         if args.reranker
         else None

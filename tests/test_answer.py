@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,29 @@ def test_abstain_does_not_call_the_generator(indexed: Env) -> None:
     assert answer.abstained and "not find" in answer.text and gen.prompts == []
     es = a.ask("¿Cuál es la capital de Mongolia?")
     assert es.abstained and "No he encontrado" in es.text
+
+
+class LastIsBest:
+    """A reranker sure only of the last candidate it is shown."""
+
+    name = "last-is-best"
+
+    def rank(self, query: str, texts: Sequence[str]) -> list[float]:
+        return [10.0 if i == len(texts) - 1 else 0.0 for i in range(len(texts))]
+
+
+def test_abstention_sees_the_best_rerank_score_even_when_fusion_ranks_it_low(indexed: Env) -> None:
+    # Fusion puts the 20th candidate (reranker's favourite, retrieval's last) 9th, below top_k = 6;
+    # the threshold was calibrated on the best score of all 20, so it must still count.
+    gen = ScriptedGenerator()
+    options = AskOptions(top_k=6, rerank_fusion=True, abstention=Abstention(rerank_min=5.0))
+    a = Assistant(retriever(indexed), LastIsBest(), lambda: gen, embed, options)
+    answer = a.ask("residual connections and gradients in deep networks")
+    assert len(answer.hits) == 6 and max(h.rerank_score or 0.0 for h in answer.hits) == 0.0
+    assert not answer.abstained and gen.prompts
+    strict = replace(options, abstention=Abstention(rerank_min=11.0))
+    a = Assistant(retriever(indexed), LastIsBest(), lambda: gen, embed, strict)
+    assert a.ask("residual connections and gradients in deep networks").abstained
 
 
 def test_merge_text_drops_overlap() -> None:

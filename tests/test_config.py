@@ -9,12 +9,16 @@ from rag.config import Settings, load_settings
 
 def test_defaults_follow_rag_home(rag_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RAG_EMBEDDER", raising=False)
+    monkeypatch.delenv("RAG_RERANKER", raising=False)
     s = Settings()
     assert s.home == rag_home
     assert s.store_dir == rag_home / "store"
     assert s.models_dir == rag_home / "models"
     assert s.embedder == "all-MiniLM-L6-v2"
     assert s.generator == "qwen2.5-coder-1.5b-instruct"
+    assert s.reranker == "rag-reranker-minilm-l6" and s.rerank_fusion is True and s.quantize is True
+    monkeypatch.setenv("RAG_RERANKER", "")
+    assert not Settings().reranker  # how to switch reranking off
 
 
 def test_precedence_explicit_env_file_default(rag_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,3 +47,14 @@ def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_TOP_K", "many")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_answer_options_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.wiring import ask_options
+
+    monkeypatch.setenv("RAG_RERANK_FUSION", "true")
+    monkeypatch.setenv("RAG_RERANK_THRESHOLD", "0.25")
+    options = ask_options(Settings(), "hash:256", None)
+    assert options.rerank_fusion is True and options.abstention.rerank_min == 0.25
+    monkeypatch.setenv("RAG_RERANK_FUSION", "false")
+    assert ask_options(Settings(), "hash:256", None).rerank_fusion is False

@@ -136,10 +136,11 @@ def test_eval_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["eval", str(_squad(tmp_path)), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [s["stage"] for s in report["stages"]] == ["dense", "hybrid", "reranked"]
+    assert [s["stage"] for s in report["stages"]] == ["dense", "hybrid", "reranked", "fused"]
     hybrid = report["stages"][1]
-    # The identity reranker the tests use keeps the fused order, so the reranked stage equals hybrid.
+    # The identity reranker the tests use keeps the retrieval order, so both reranked stages equal hybrid.
     assert {**report["stages"][2], "stage": "hybrid"} == hybrid
+    assert {**report["stages"][3], "stage": "hybrid"} == hybrid
     assert hybrid["queries"] == 2 and hybrid["recall_at_10"] == 1.0  # two documents, both found
     answers = report["answers"]
     assert answers["questions"] == 3 and answers["unanswerable"] == 1

@@ -109,6 +109,37 @@ def test_local_path_and_hub_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert res.status == "missing" and "qwen2.5-coder-1.5b-instruct" in res.detail
 
 
+def test_builtin_reranker_ships_inside_the_package(tmp_path: Path) -> None:
+    import rag
+
+    res = describe("rag-reranker-minilm-l6", "reranker", tmp_path)
+    folder = Path(rag.__file__).parent / "weights" / "rag-reranker-minilm-l6"
+    assert (res.kind, res.status, Path(res.location)) == ("bundled", "ready", folder)
+    assert 20 * 10**6 < res.size_bytes <= 50 * 10**6  # fp16, within the 50 MB budget
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert card.count("## Evaluation") == 1 and "Not evaluated yet" not in card
+    assert "| cranfield |" in card and "| clapnq |" in card
+
+
+def test_builtin_models_resolve_inside_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "site" / "rag"
+    (package / "weights" / "tiny").mkdir(parents=True)
+    (package / "weights" / "tiny" / "config.json").write_text("{}")
+    monkeypatch.setattr(models, "__file__", str(package / "models.py"))
+    tiny = Bundled("tiny", "reranker", ("rag",), "", folder="weights/tiny", builtin=True)
+    gone = Bundled("gone", "reranker", ("rag",), "", folder="weights/not-there", builtin=True)
+    monkeypatch.setitem(models.BUNDLED, "tiny", tiny)
+    monkeypatch.setitem(models.BUNDLED, "gone", gone)
+    res = describe("tiny", "reranker", tmp_path / "models")
+    assert (res.kind, res.status, res.location) == ("bundled", "ready", str(package / "weights" / "tiny"))
+    assert resolve("tiny", "reranker", tmp_path / "models") == str(package / "weights" / "tiny")
+    # A broken install is reported with what to do, not crashed on (and nothing is pip-installable).
+    res = describe("gone", "reranker", tmp_path / "models")
+    assert res.status == "missing" and "reinstall rag" in res.detail and "pip install" not in res.detail
+    with pytest.raises(ModelMissing, match="reinstall rag"):
+        resolve("gone", "reranker", tmp_path / "models")
+
+
 def test_model_packages_are_never_imported() -> None:
     import sys
 
