@@ -8,7 +8,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ingest.chunking import ChunkConfig
@@ -68,7 +68,8 @@ class EvalReport:
     rankings: dict[str, list[Ranking]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
+        # asdict deep-copies; the rankings are left out before, not copied and then dropped.
+        data = asdict(replace(self, rankings={}))
         del data["rankings"]
         return data
 
