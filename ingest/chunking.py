@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from ingest.types import Chunk, Document, MetaValue, Unit
+from core.types import Chunk, Document, MetaValue, Unit
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

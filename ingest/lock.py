@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from ingest.errors import StoreError
+from core.errors import StoreError
 
 
 class CollectionLock:

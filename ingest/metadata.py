@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import InputError
-from ingest.types import MetaValue
+from core.errors import InputError
+from core.types import MetaValue
 
 FOLDER_FILES = ("metadata.yaml", "metadata.yml", "metadata.json")
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
@@ -86,59 +86,3 @@ def external_metadata(path: Path) -> tuple[dict[str, MetaValue], dict[str, MetaV
         sidecar = _scalars(_read_mapping(side))
         used.append(side)
     return folder, sidecar, used
-
-
-_ES = {
-    "el",
-    "la",
-    "los",
-    "las",
-    "de",
-    "que",
-    "y",
-    "en",
-    "un",
-    "una",
-    "es",
-    "por",
-    "para",
-    "con",
-    "del",
-    "se",
-    "no",
-    "lo",
-    "como",
-    "más",
-}
-_EN = {
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "it",
-    "for",
-    "on",
-    "with",
-    "as",
-    "this",
-    "are",
-    "be",
-    "was",
-    "you",
-    "we",
-    "not",
-    "or",
-}
-
-
-def guess_language(text: str) -> str | None:
-    """A cheap es/en guess by function-word counts; enough to filter a bilingual course archive."""
-    words = [w.strip(".,;:!?¿¡()\"'").lower() for w in text[:20000].split()]
-    es = sum(w in _ES for w in words)
-    en = sum(w in _EN for w in words)
-    if es + en < 5:
-        return None
-    return "es" if es > en else "en"

@@ -20,16 +20,17 @@ from typing import Protocol
 
 import numpy as np
 
+from core.embedder import Embedder
+from core.errors import InputError
+from core.lexical import synced
+from core.store import ChromaStore, VectorCollection
+from core.text import guess_language
+from core.types import Chunk, MetaValue
 from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
-from ingest.embedder import Embedder
-from ingest.errors import InputError
-from ingest.lexical import synced
 from ingest.loaders import LoadOptions, loader_for
 from ingest.manifest import FileEntry, ManifestStore, now_iso
-from ingest.metadata import external_metadata, guess_language
-from ingest.store import ChromaStore, VectorCollection
-from ingest.types import Chunk, MetaValue
+from ingest.metadata import external_metadata
 
 STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
 

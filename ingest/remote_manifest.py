@@ -16,9 +16,9 @@ from dataclasses import asdict
 from types import TracebackType
 from typing import Any
 
-from ingest.errors import StoreError
+from core.errors import StoreError
+from core.store import MANIFEST_SUFFIX, ChromaStore
 from ingest.manifest import FileEntry, now_iso
-from ingest.store import MANIFEST_SUFFIX, ChromaStore
 
 _LOCK = "__lock__"
 _RUN = "__run__"

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 
-from ingest.metadata import guess_language
-from ingest.types import Chunk
+from core.text import question_language
+from core.types import Chunk
 from rag.citations import AttributionConfig, Embed, attribute
 from rag.context import build_passages, label, render_sources
 from rag.generate import Generator, OnToken
@@ -26,21 +26,11 @@ NOT_FOUND = {
     "en": "I could not find this in your documents.",
     "es": "No he encontrado esto en tus documentos.",
 }
-_ES_HINTS = re.compile(
-    r"[¿¡ñáéíóú]|\b(qué|cómo|cuál|cuáles|cuándo|dónde|quién|por qué|para|los|las|del|una)\b", re.I
-)
 _REFUSAL = re.compile(
     r"(do(es)? not (contain|mention|say)|don't know|not (found|mentioned|in the sources)|cannot find|"
     r"no (contienen|mencionan|sé|lo sé|aparece)|no se menciona|no encuentro)",
     re.I,
 )
-
-
-def question_language(question: str) -> str:
-    guess = guess_language(question)
-    if guess:
-        return guess
-    return "es" if _ES_HINTS.search(question) else "en"
 
 
 @dataclass(frozen=True)

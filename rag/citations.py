@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.lexical import tokenize
+from core.text import tokenize
 from rag.context import label
 from rag.types import Citation, Passage
 

@@ -52,7 +52,7 @@ def friendly(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ingest.errors import RagError
+        from core.errors import RagError
 
         try:
             return fn(*args, **kwargs)
@@ -140,7 +140,7 @@ def ingest(
     from ingest.lock import CollectionLock
     from ingest.pipeline import IngestOptions, Ingestor
     from rag import wiring
-    from rag.ingest_ui import RichProgress, render_report
+    from rag.ui.ingest import RichProgress, render_report
 
     s = _settings(
         collection=collection,
@@ -155,7 +155,7 @@ def ingest(
         from rag.errors import InputError
 
         raise InputError(f"{path}: no such file or folder")
-    from ingest.store import check_collection_name
+    from core.store import check_collection_name
 
     check_collection_name(s.collection)
     embedder = wiring.embedder_for_ingest(s)
@@ -370,7 +370,7 @@ def ask(
     """Answer one question from your documents, with citations."""
     from rag import wiring
     from rag.errors import InputError
-    from rag.render import answer_json, sources_table, stats_line, stream_answer
+    from rag.ui.render import answer_json, sources_table, stats_line, stream_answer
 
     if not question.strip():
         raise InputError("the question is empty")
@@ -414,8 +414,8 @@ def chat(
 ) -> None:
     """Talk to your documents: follow-up questions, sources, saved sessions."""
     from rag import wiring
-    from rag.chat_ui import ChatSession
     from rag.memory import Memory, Session
+    from rag.ui.chat import ChatSession
 
     s = _settings(
         collection=collection,
@@ -456,8 +456,8 @@ def eval_(
 ) -> None:
     """Measure retrieval (dense, hybrid, reranked) and answers on a data set, in a throw-away collection."""
     from rag import eval_data, wiring
-    from rag.eval_ui import EvalProgress, render_eval
     from rag.evaluate import run_eval
+    from rag.ui.eval import EvalProgress, render_eval
 
     s = _settings(generator=generator)
     evalset = eval_data.load(dataset, fmt, corpus).limit(limit)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ingest.store import VectorCollection
-from ingest.types import Chunk
+from core.store import VectorCollection
+from core.types import Chunk
 from rag.types import Hit, Passage
 
 CountTokens = Callable[[str], int]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.errors import EmbedderMismatch, InputError, ModelError, RagError, StoreError
+from core.errors import EmbedderMismatch, InputError, ModelError, RagError, StoreError
 
 __all__ = [
     "ChecksumError",

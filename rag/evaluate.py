@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from core.embedder import Embedder
+from core.lexical import LexicalIndex
+from core.store import ChromaStore
 from ingest.chunking import ChunkConfig
-from ingest.embedder import Embedder
-from ingest.lexical import LexicalIndex
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor
-from ingest.store import ChromaStore
 from rag.answer import AskOptions, Assistant
 from rag.eval_data import EvalSet
 from rag.generate import Generator

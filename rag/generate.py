@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.registry import Registry
+from core.registry import Registry
 from rag.errors import ModelError
 
 Message = dict[str, str]

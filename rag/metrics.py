@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 import string
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+
+from core.text import fold
 
 
 def recall_at(ranking: Sequence[str], gold: dict[str, float], k: int) -> float:
@@ -41,8 +42,7 @@ def average_precision(ranking: Sequence[str], gold: dict[str, float]) -> float:
 
 def normalize(text: str) -> str:
     """SQuAD-style: lower case, no accents, punctuation or articles (en/es), single spaces."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = fold(text)
     text = "".join(" " if ch in string.punctuation or ch in "¿¡«»“”‘’" else ch for ch in text)
     text = re.sub(r"\b(a|an|the|el|la|los|las|un|una|unos|unas)\b", " ", text)
     return " ".join(text.split())

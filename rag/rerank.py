@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ingest.registry import Registry
+from core.registry import Registry
+from core.text import RRF_K, rrf
 from rag.errors import ModelError
 from rag.types import Hit
 
@@ -36,7 +37,7 @@ def rerank_hits(
     return reorder(head, fusion=fusion) + hits[top:]
 
 
-def reorder(scored: list[Hit], *, fusion: bool, k: int = 60) -> list[Hit]:
+def reorder(scored: list[Hit], *, fusion: bool, k: int = RRF_K) -> list[Hit]:
     """Hits in retrieval order, already scored by the reranker, best first.
 
     fusion=False: by cross-encoder score. fusion=True: reciprocal-rank fusion (k=60, as in the hybrid
@@ -45,10 +46,9 @@ def reorder(scored: list[Hit], *, fusion: bool, k: int = 60) -> list[Hit]:
     by_score = sorted(range(len(scored)), key=lambda i: -(scored[i].rerank_score or 0.0))
     if not fusion:
         return [scored[i] for i in by_score]
-    fused = {i: 1 / (k + 1 + i) for i in range(len(scored))}
-    for rank, i in enumerate(by_score):
-        fused[i] += 1 / (k + 1 + rank)
-    return [scored[i] for i in sorted(fused, key=lambda i: -fused[i])]
+    retrieval = [str(i) for i in range(len(scored))]
+    fused = rrf([retrieval, [str(i) for i in by_score]], k)
+    return [scored[int(key)] for key in sorted(fused, key=lambda key: -fused[key])]
 
 
 @register_reranker("cross-encoder")

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.embedder import Embedder
-from ingest.lexical import LexicalIndex, tokenize
-from ingest.store import VectorCollection
-from ingest.types import Chunk, date_number
+from core.embedder import Embedder
+from core.lexical import LexicalIndex
+from core.store import VectorCollection
+from core.text import rrf, tokenize
+from core.types import Chunk, date_number
 from rag.types import Hit
-
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,6 @@ class Filters:
     @property
     def active(self) -> bool:
         return any((self.source, self.speaker, self.date_from, self.date_to, self.language))
-
-
-def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
-    return scores
 
 
 def lexical_coverage(query: str, text: str) -> float:

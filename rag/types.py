@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.types import Chunk
+from core.types import Chunk
 
 
 @dataclass

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.embedder import Embedder, make_embedder
+from core.store import ChromaStore, VectorCollection
 from ingest.chunking import ChunkConfig
-from ingest.embedder import Embedder, make_embedder
 from ingest.manifest import Manifest, ManifestStore
-from ingest.store import ChromaStore, VectorCollection
 from rag.config import Settings
 from rag.errors import InputError, StoreError
 from rag.models import resolve
@@ -91,7 +91,7 @@ def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
 
 
 def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollection]:
-    from ingest.store import check_collection_name
+    from core.store import check_collection_name
 
     check_collection_name(name)
     store = open_store(s)
@@ -160,7 +160,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
 
 
 def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
-    from ingest.lexical import synced
+    from core.lexical import synced
     from rag.answer import Assistant
     from rag.retrieve import Retriever
 

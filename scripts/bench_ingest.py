@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.embedder import make_embedder  # noqa: E402
+from core.store import ChromaStore  # noqa: E402
 from ingest.chunking import ChunkConfig  # noqa: E402
-from ingest.embedder import make_embedder  # noqa: E402
 from ingest.manifest import Manifest  # noqa: E402
 from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
-from ingest.store import ChromaStore  # noqa: E402
 from rag.models import resolve  # noqa: E402
 
 

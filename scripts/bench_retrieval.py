@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from core.embedder import make_embedder  # noqa: E402
+from core.lexical import LexicalIndex  # noqa: E402
+from core.store import ChromaStore  # noqa: E402
+from core.types import Chunk  # noqa: E402
 from ingest.chunking import ChunkConfig, chunk_document  # noqa: E402
-from ingest.embedder import make_embedder  # noqa: E402
-from ingest.lexical import LexicalIndex  # noqa: E402
 from ingest.loaders import LoadOptions, loader_for  # noqa: E402
-from ingest.store import ChromaStore  # noqa: E402
-from ingest.types import Chunk  # noqa: E402
 from rag.models import resolve  # noqa: E402
 from rag.rerank import make_reranker  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402

@@ -25,14 +25,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from core.embedder import make_embedder  # noqa: E402
+from core.lexical import synced  # noqa: E402
+from core.store import ChromaStore  # noqa: E402
+from core.types import Chunk  # noqa: E402
 from ingest.chunking import ChunkConfig  # noqa: E402
-from ingest.embedder import make_embedder  # noqa: E402
-from ingest.lexical import synced  # noqa: E402
 from ingest.manifest import Manifest, ManifestStore  # noqa: E402
 from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
 from ingest.remote_manifest import ChromaManifest  # noqa: E402
-from ingest.store import ChromaStore  # noqa: E402
-from ingest.types import Chunk  # noqa: E402
 from rag.models import resolve  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 

@@ -25,11 +25,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.embedder import make_embedder  # noqa: E402
-from ingest.lexical import LexicalIndex  # noqa: E402
+from core.embedder import make_embedder  # noqa: E402
+from core.lexical import LexicalIndex  # noqa: E402
+from core.text import rrf
 from rag.models import resolve  # noqa: E402
 from rag.rerank import Reranker, make_reranker  # noqa: E402
-from rag.retrieve import lexical_coverage, rrf  # noqa: E402
+from rag.retrieve import lexical_coverage  # noqa: E402
 
 
 def load_squad(

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from core.embedder import make_embedder  # noqa: E402
 from ingest.chunking import ChunkConfig  # noqa: E402
-from ingest.embedder import make_embedder  # noqa: E402
 from rag import eval_data  # noqa: E402
 from rag.answer import AskOptions  # noqa: E402
 from rag.evaluate import Ranking, run_eval  # noqa: E402

@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.embedder import make_embedder  # noqa: E402
-from ingest.lexical import LexicalIndex  # noqa: E402
+from core.embedder import make_embedder  # noqa: E402
+from core.lexical import LexicalIndex  # noqa: E402
 from rag.models import resolve  # noqa: E402
 
 SETS = {"en": "squad2_dev_half_en/dev-v2.0.json", "es": "squad_es_v2_dev/dev-v2.0-es_small.json"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from core.embedder import make_embedder
+from core.store import ChromaStore
 from ingest.chunking import ChunkConfig
-from ingest.embedder import make_embedder
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor, IngestReport
-from ingest.store import ChromaStore
 
 
 class Env:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embedder import make_embedder
-from ingest.lexical import LexicalIndex
-from ingest.types import Chunk
+from core.embedder import make_embedder
+from core.lexical import LexicalIndex
+from core.types import Chunk
 from rag.answer import Abstention, AskOptions, Assistant
 from rag.citations import attribute
 from rag.context import build_passages, label, merge_text

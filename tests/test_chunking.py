@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
+from core.types import Document, Unit
 from ingest.chunking import ChunkConfig, chunk_document, windows
-from ingest.types import Document, Unit
 
 
 def words(texts: list[str] | tuple[str, ...]) -> list[int]:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.types import Document
 from ingest.loaders import LoadOptions, loader_for
-from ingest.types import Document
 from tests.conftest import CORPUS, shared
 
 

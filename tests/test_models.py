@@ -149,7 +149,7 @@ def test_model_packages_are_never_imported() -> None:
 
 
 def test_registries_name_unknown_backends() -> None:
-    from ingest.embedder import EMBEDDERS, make_embedder
+    from core.embedder import EMBEDDERS, make_embedder
     from rag.errors import ModelError
     from rag.generate import GENERATORS
     from rag.rerank import RERANKERS

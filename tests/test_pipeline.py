@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.embedder import make_embedder
+from core.errors import EmbedderMismatch, InputError
+from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
-from ingest.embedder import make_embedder
-from ingest.errors import EmbedderMismatch, InputError
-from ingest.lexical import LexicalIndex
 from ingest.pipeline import Ingestor
 from tests.helpers import Env
 
@@ -182,7 +182,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from tests.helpers import Env
-from ingest.embedder import make_embedder
+from core.embedder import make_embedder
 env = Env(Path({state!r}))
 env.embedder = make_embedder("hash", "64", delay={delay})
 env.options = env.options.__class__(collection="test", chunk=env.options.chunk, embed_group=4)
@@ -215,8 +215,8 @@ def test_search_returns_what_there_is(tmp_path: Path) -> None:
     """k above the collection size (or above what a filter leaves) is not an error: no count() first."""
     import numpy as np
 
-    from ingest.store import ChromaStore
-    from ingest.types import Chunk
+    from core.store import ChromaStore
+    from core.types import Chunk
 
     col = ChromaStore(tmp_path / "chroma").open_for_write("docs", "fake", 3)
     assert col.search(np.array([1.0, 0.0, 0.0]), 5) == []

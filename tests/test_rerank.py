@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ingest.types import Chunk
+from core.types import Chunk
 from rag.rerank import reorder, rerank_hits
 from rag.types import Hit
 

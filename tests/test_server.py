@@ -126,8 +126,8 @@ def test_same_results_as_embedded_store(
 
 
 def test_concurrent_ingest_is_refused(server: Server, corpus_copy: Path) -> None:
+    from core.store import ChromaStore
     from ingest.remote_manifest import ChromaManifest, ServerLease
-    from ingest.store import ChromaStore
 
     manifest = ChromaManifest(ChromaStore(url=server.url))
     with ServerLease(manifest, "default"):
@@ -146,7 +146,7 @@ def test_server_down_then_back(server: Server, corpus_copy: Path, tmp_path: Path
     server.start()  # same data folder, same port
     report = ingest(server, corpus_copy)
     assert report["summary"]["added"] == 3 and report["summary"]["unchanged"] == 6  # type: ignore[index]
-    from ingest.store import ChromaStore
+    from core.store import ChromaStore
 
     col = ChromaStore(url=server.url).open("default")
     ids = [i for i, _, _ in col.iter_records(include_text=False)]
@@ -164,12 +164,12 @@ def test_unreachable_server_is_one_line(tmp_path: Path, corpus_copy: Path) -> No
 def test_server_restart_mid_ingest(server: Server, corpus_copy: Path, tmp_path: Path) -> None:
     import threading
 
+    from core.embedder import make_embedder
+    from core.errors import StoreError
+    from core.store import ChromaStore
     from ingest.chunking import ChunkConfig
-    from ingest.embedder import make_embedder
-    from ingest.errors import StoreError
     from ingest.pipeline import IngestOptions, Ingestor
     from ingest.remote_manifest import ChromaManifest
-    from ingest.store import ChromaStore
 
     def run(delay: float) -> object:
         store = ChromaStore(url=server.url)

@@ -37,7 +37,7 @@ def real(monkeypatch: pytest.MonkeyPatch, models_home: Path, rag_home: Path) -> 
 
 
 def test_bundled_embedder_gives_real_embeddings(real: Path) -> None:
-    from ingest.embedder import make_embedder
+    from core.embedder import make_embedder
     from rag.models import resolve
 
     emb = make_embedder(

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import InputError
-from ingest.types import Document
+from core.errors import InputError
+from core.types import Document
 
 # Two bytes that real text files essentially never contain; used to refuse binaries renamed .txt.
 _BINARY_SNIFF = 8192

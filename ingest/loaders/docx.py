@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.types import Document, MetaValue, Unit
 from ingest.loaders.base import LoadOptions, register
-from ingest.types import Document, MetaValue, Unit
 
 
 @register(".docx")

@@ -5,19 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.text import clock_seconds
+from core.types import Document, Unit
 from ingest.loaders.base import LoadOptions, read_text, register
-from ingest.types import Document, Unit
 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _CUE_TIMES = re.compile(rf"{_TIME}\s*-->\s*{_TIME}")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]+>")
 _SPEAKER_PREFIX = re.compile(r"^(?:-\s*)?([A-ZÁÉÍÓÚÑ][\w.'’ -]{0,40}?):\s+")
-
-
-def _seconds(h: str | None, m: str, s: str, ms: str) -> float:
-    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
 
 
 @register(".srt", ".vtt")
@@ -39,8 +36,8 @@ def load_subtitles(path: Path, options: LoadOptions) -> Document:
             continue  # header, NOTE, STYLE or a cue number alone
         m = _CUE_TIMES.search(lines[idx])
         assert m is not None
-        t0 = _seconds(*m.groups()[:4])
-        t1 = _seconds(*m.groups()[4:])
+        t0 = clock_seconds(*m.groups()[:4])
+        t1 = clock_seconds(*m.groups()[4:])
         body = " ".join(lines[idx + 1 :])
         voice = _VOICE.search(body)
         if voice:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from core.types import Document, MetaValue, Unit
 from ingest.loaders import transcript
 from ingest.loaders.base import LoadOptions, paragraphs, read_text, register, split_front_matter
-from ingest.types import Document, MetaValue, Unit
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 

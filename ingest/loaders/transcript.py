@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from core.text import clock_seconds
+from core.types import Unit
 from ingest.loaders.base import paragraphs
-from ingest.types import Unit
 
 TIMESTAMP = re.compile(r"\\?\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?\\?\]")
 _BOLD_TURN = re.compile(r"^\*\*([^*\n]{1,60}?):?\*\*:?\s*")
@@ -14,9 +15,7 @@ _PLAIN_TURN = re.compile(r"^([A-ZÁÉÍÓÚÑ][\w.'’ -]{0,40}?):\s+(?=\S)")
 
 
 def to_seconds(match: re.Match[str]) -> float:
-    hours, minutes, seconds, frac = match.groups()
-    value = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
-    return value + (int(frac) / 10 ** len(frac) if frac else 0.0)
+    return clock_seconds(*match.groups())
 
 
 def looks_like_transcript(text: str) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.types import Document, MetaValue, Unit
 from ingest.loaders.base import LoadOptions, read_text, register
-from ingest.types import Document, MetaValue, Unit
 
 
 @register(".json")

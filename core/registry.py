@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ingest.errors import ModelError
+from core.errors import ModelError
 
 T = TypeVar("T")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import EmbedderMismatch, InputError, StoreError
-from ingest.types import Chunk
+from core.errors import EmbedderMismatch, InputError, StoreError
+from core.types import Chunk
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 BATCH = 2000

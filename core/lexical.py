@@ -5,160 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.text import tokenize
+
 if TYPE_CHECKING:
-    from ingest.store import VectorCollection
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-# English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "will",
-        "with",
-        "you",
-        "your",
-        "do",
-        "does",
-        "did",
-        "not",
-        "no",
-        "can",
-        "could",
-        "would",
-        "should",
-        "about",
-        "how",
-        "why",
-        "el",
-        "la",
-        "los",
-        "las",
-        "lo",
-        "un",
-        "una",
-        "unos",
-        "unas",
-        "de",
-        "del",
-        "al",
-        "y",
-        "o",
-        "u",
-        "e",
-        "en",
-        "es",
-        "son",
-        "ser",
-        "que",
-        "se",
-        "por",
-        "para",
-        "con",
-        "sin",
-        "sobre",
-        "su",
-        "sus",
-        "mi",
-        "mis",
-        "tu",
-        "tus",
-        "le",
-        "les",
-        "me",
-        "te",
-        "nos",
-        "como",
-        "mas",
-        "pero",
-        "si",
-        "ya",
-        "muy",
-        "tambien",
-        "este",
-        "esta",
-        "estos",
-        "estas",
-        "ese",
-        "esa",
-        "eso",
-        "esto",
-        "hay",
-        "fue",
-        "han",
-        "ha",
-        "qué",
-        "cómo",
-        "cuál",
-        "cuando",
-        "donde",
-        "quien",
-    ]
-)
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents, so 'región' matches 'region' typed without them."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def tokenize(text: str) -> list[str]:
-    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+    from core.store import VectorCollection
 
 
 class LexicalIndex:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ingest.errors import ModelError
-from ingest.registry import Registry
+from core.errors import ModelError
+from core.registry import Registry
 
 
 class Embedder(Protocol):

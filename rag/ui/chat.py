@@ -10,9 +10,9 @@ from rich.text import Text
 
 from rag.answer import Assistant
 from rag.memory import Memory, check_session_name
-from rag.render import sources_table, stats_line, stream_answer
 from rag.retrieve import Filters
 from rag.types import Answer
+from rag.ui.render import sources_table, stats_line, stream_answer
 
 HELP = """[bold]/sources[/]   sources of the last answer      [bold]/show N[/]   whole passage N
 [bold]/history[/]   the conversation so far         [bold]/reset[/]    forget the conversation

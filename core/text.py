@@ -1,0 +1,240 @@
+"""Text rules shared by indexing and answering, each written once: accent folding, the BM25
+tokenizer and its stopwords, the es/en language guess, clock timestamps, and reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "you",
+        "your",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "can",
+        "could",
+        "would",
+        "should",
+        "about",
+        "how",
+        "why",
+        "el",
+        "la",
+        "los",
+        "las",
+        "lo",
+        "un",
+        "una",
+        "unos",
+        "unas",
+        "de",
+        "del",
+        "al",
+        "y",
+        "o",
+        "u",
+        "e",
+        "en",
+        "es",
+        "son",
+        "ser",
+        "que",
+        "se",
+        "por",
+        "para",
+        "con",
+        "sin",
+        "sobre",
+        "su",
+        "sus",
+        "mi",
+        "mis",
+        "tu",
+        "tus",
+        "le",
+        "les",
+        "me",
+        "te",
+        "nos",
+        "como",
+        "mas",
+        "pero",
+        "si",
+        "ya",
+        "muy",
+        "tambien",
+        "este",
+        "esta",
+        "estos",
+        "estas",
+        "ese",
+        "esa",
+        "eso",
+        "esto",
+        "hay",
+        "fue",
+        "han",
+        "ha",
+        "qué",
+        "cómo",
+        "cuál",
+        "cuando",
+        "donde",
+        "quien",
+    ]
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so 'región' matches 'region' typed without them."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenize(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+
+
+_ES = {
+    "el",
+    "la",
+    "los",
+    "las",
+    "de",
+    "que",
+    "y",
+    "en",
+    "un",
+    "una",
+    "es",
+    "por",
+    "para",
+    "con",
+    "del",
+    "se",
+    "no",
+    "lo",
+    "como",
+    "más",
+}
+_EN = {
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "it",
+    "for",
+    "on",
+    "with",
+    "as",
+    "this",
+    "are",
+    "be",
+    "was",
+    "you",
+    "we",
+    "not",
+    "or",
+}
+
+
+def guess_language(text: str) -> str | None:
+    """A cheap es/en guess by function-word counts; enough to filter a bilingual course archive."""
+    words = [w.strip(".,;:!?¿¡()\"'").lower() for w in text[:20000].split()]
+    es = sum(w in _ES for w in words)
+    en = sum(w in _EN for w in words)
+    if es + en < 5:
+        return None
+    return "es" if es > en else "en"
+
+
+# Question words and accents mark a short Spanish question that has too few function words to guess.
+_ES_HINTS = re.compile(
+    r"[¿¡ñáéíóú]|\b(qué|cómo|cuál|cuáles|cuándo|dónde|quién|por qué|para|los|las|del|una)\b", re.I
+)
+
+
+def question_language(question: str) -> str:
+    """The language to answer in: the function-word guess, else Spanish hints, else English."""
+    guess = guess_language(question)
+    if guess:
+        return guess
+    return "es" if _ES_HINTS.search(question) else "en"
+
+
+def clock_seconds(hours: str | None, minutes: str, seconds: str, fraction: str | None = None) -> float:
+    """`01:02:03.5` split into its fields → 3723.5; the fraction is read as decimal digits."""
+    value = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    return value + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
+RRF_K = 60
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal-rank fusion: each ranking adds 1/(k + rank) to the keys it lists (rank from 1)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return scores
