@@ -38,9 +38,11 @@ def make_embedder(backend: str, model: str, *, name: str | None = None, **kwargs
     return EMBEDDERS.make(backend, model, name=name or f"{backend}:{model}", **kwargs)
 
 
-@register_embedder("sentence-transformers")
+@register_embedder("sentence-transformers", model_role="embedder")
 class SentenceTransformerEmbedder:
-    def __init__(self, model: str, *, name: str, device: str = "cpu", batch_size: int = 64) -> None:
+    """Any sentence-transformers model folder; vectors are L2-normalised."""
+
+    def __init__(self, model: str, *, name: str, device: str = "cpu", batch_size: int = 64, **_: Any) -> None:
         from sentence_transformers import SentenceTransformer
 
         try:
@@ -83,7 +85,7 @@ class HashEmbedder:
     """Bag of hashed lower-cased words: deterministic, instant, and good enough that a query shares
     a direction with passages that contain its words. For tests and smoke runs only."""
 
-    def __init__(self, model: str = "64", *, name: str, delay: float = 0.0) -> None:
+    def __init__(self, model: str = "64", *, name: str, delay: float = 0.0, **_: Any) -> None:
         self.dim = int(model) if model.isdigit() else 64
         self.name = name
         self.max_tokens = 256

@@ -11,6 +11,7 @@ converges to the same chunks without duplicates.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,11 @@ class ManifestStore(Protocol):
     def last_run(self, collection: str) -> str | None: ...
     def close(self) -> None: ...
 
+    def writer_lease(self, collection: str) -> AbstractContextManager[object]:
+        """Held while an ingest writes `collection`: nothing more for SQLite (the local file lock
+        covers it), a lease inside the server for a shared Chroma server."""
+        ...
+
 
 class Manifest:
     def __init__(self, path: Path) -> None:
@@ -55,6 +61,9 @@ class Manifest:
 
     def close(self) -> None:
         self._db.close()
+
+    def writer_lease(self, collection: str) -> AbstractContextManager[object]:
+        return nullcontext()
 
     def entries(self, collection: str) -> dict[str, FileEntry]:
         rows = self._db.execute(

@@ -79,6 +79,9 @@ class ChromaManifest:
     def close(self) -> None:
         self._cols.clear()
 
+    def writer_lease(self, collection: str) -> ServerLease:
+        return ServerLease(self, collection)
+
     # ---- the writer lease -------------------------------------------------------------------
     def holder(self, collection: str) -> dict[str, Any] | None:
         with self.store.errors():

@@ -1,25 +1,27 @@
-"""question → (rewrite) → retrieve → rerank → abstain? → context → generate → cite → Answer."""
+"""question → (standalone query) → retrieve → rerank → abstain? → context → generate → cite → Answer.
+
+`Assistant.ask` only sequences the steps below and records their timings; each step is a method
+short enough to read at once."""
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib.resources import files
+from dataclasses import dataclass
 
 from core.text import question_language
 from core.types import Chunk
+from rag.abstain import Abstention, evidence
 from rag.citations import AttributionConfig, Embed, attribute
 from rag.context import build_passages, label, render_sources
-from rag.generate import Generator, OnToken
+from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import load
 from rag.rerank import Reranker, rerank_hits
-from rag.retrieve import Filters, Retriever, lexical_coverage
-from rag.types import Answer, Hit
+from rag.retrieve import Filters, Retriever
+from rag.types import Answer, Hit, Passage
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
 NOT_FOUND = {
@@ -34,72 +36,40 @@ _REFUSAL = re.compile(
 
 
 @dataclass(frozen=True)
-class Abstention:
-    """Answer "not in your documents" without calling the generator when the evidence is weak.
-    With a reranker: its best score. Without: best dense similarity *and* best lexical coverage."""
-
-    rerank_min: float | None = None
-    dense_min: float = 0.35
-    lexical_min: float = 0.6
-
-    def decide(self, query: str, hits: list[Hit], reranked: bool) -> tuple[bool, str]:
-        if not hits:
-            return True, "no passages matched"
-        if reranked and self.rerank_min is not None:
-            best = max(h.rerank_score or float("-inf") for h in hits)
-            return best < self.rerank_min, f"best rerank score {best:.2f} (threshold {self.rerank_min:.2f})"
-        dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        cover = max((lexical_coverage(query, h.chunk.text) for h in hits[:10]), default=0.0)
-        weak = dense < self.dense_min and cover < self.lexical_min
-        why = f"best similarity {dense:.2f} (threshold {self.dense_min:.2f}), word coverage {cover:.2f} (threshold {self.lexical_min:.2f})"
-        return weak, why
-
-
-def calibrated_abstention(embedder_name: str, reranker_name: str | None) -> Abstention:
-    """Thresholds measured by scripts/calibrate_abstention.py (see rag/calibration.json)."""
-    data = json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8"))
-    emb = data.get("embedders", {}).get(embedder_name, {})
-    rr = data.get("rerankers", {}).get(reranker_name or "", {})
-    default = Abstention()
-    return Abstention(
-        rerank_min=rr.get("rerank_min"),
-        dense_min=emb.get("dense_min", default.dense_min),
-        lexical_min=emb.get("lexical_min", default.lexical_min),
-    )
-
-
-@dataclass(frozen=True)
 class AskOptions:
-    candidates: int = 30
-    rerank_top: int = 20
-    rerank_fusion: bool = True
-    top_k: int = 6
-    context_tokens: int = 1800
-    max_new_tokens: int = 320
-    abstention: Abstention = field(default_factory=Abstention)
+    """The answering budget. No defaults here: `rag.wiring.ask_options` builds it from Settings,
+    the one home of defaults, so tests exercise the values users get."""
+
+    candidates: int  # retrieved by hybrid search
+    rerank_top: int  # of those, scored by the reranker
+    rerank_fusion: bool  # order by rank fusion of reranker and retrieval, not reranker score alone
+    top_k: int  # passages considered for the context
+    context_tokens: int  # generator tokens the passages may fill
+    max_new_tokens: int
+    abstention: Abstention
 
 
 class Assistant:
+    """Answers questions from one collection. The generator is built on first use (never when
+    abstaining) by the provider the wiring hands in; a chat's Memory gets the same provider."""
+
     def __init__(
         self,
         retriever: Retriever,
         reranker: Reranker | None,
         generator: Callable[[], Generator],
         embed: Embed,
-        options: AskOptions | None = None,
+        options: AskOptions,
     ) -> None:
         self.retriever = retriever
         self.reranker = reranker
-        self._generator_factory = generator
-        self._generator: Generator | None = None
+        self._generator = generator
         self.embed = embed
-        self.options = options or AskOptions()
+        self.options = options
 
     @property
     def generator(self) -> Generator:
-        if self._generator is None:
-            self._generator = self._generator_factory()
-        return self._generator
+        return self._generator()
 
     def search(
         self,
@@ -121,23 +91,6 @@ class Assistant:
             timings["rerank"] = time.perf_counter() - t
         return hits
 
-    def _follow_up_chunks(self, memory: Memory | None) -> list[Chunk]:
-        """What the previous answer cited, plus the chunk right after each ("what did she say next?")."""
-        if memory is None:
-            return []
-        ids: list[str] = []
-        for cited in memory.last_cited():
-            ids.extend(str(i) for i in cited.get("chunk_ids", []))  # type: ignore[attr-defined]
-        chunks = self.retriever.collection.get(ids)
-        after = []
-        for c in chunks:
-            after.extend(
-                self.retriever.collection.get_where(
-                    {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}
-                )
-            )
-        return chunks + after
-
     def ask(
         self,
         question: str,
@@ -148,56 +101,93 @@ class Assistant:
     ) -> Answer:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        query = question
-        if memory is not None and not memory.empty:
-            t = time.perf_counter()
-            memory.generator = self.generator
-            query = memory.condense(question)
-            timings["condense"] = time.perf_counter() - t
+        lang = question_language(question)
+        query = self._standalone(question, memory, timings)
         ranked = self.search(query, filters, self._follow_up_chunks(memory), timings)
         hits = ranked[: self.options.top_k]
-        # With a reranker, abstention reads every scored candidate: its threshold was calibrated on
-        # the best score of the top 20, and fusion can order that one below top_k.
-        reranked = self.reranker is not None
-        abstain, why = self.options.abstention.decide(query, ranked if reranked else hits, reranked)
-        lang = question_language(question)
+        abstain, why = self.options.abstention.decide(evidence(query, ranked, self.options.top_k))
         if abstain:
-            timings["total"] = time.perf_counter() - t0
-            answer = Answer(question, query, NOT_FOUND[lang], True, hits=hits, timings=timings)
-            answer.model = why
-            if memory is not None:
-                memory.add(Turn(question, answer.text, query))
-            return answer
+            answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
+        else:
+            passages = self._context(hits, timings)
+            gen = self._generate(question, lang, passages, memory, on_token, stop, timings)
+            answer = self._cite(question, query, lang, gen, passages, hits, timings)
+        answer.timings = timings | {"total": time.perf_counter() - t0}
+        if memory is not None:
+            memory.add(Turn(question, answer.text, query, cited_for_memory(answer)))
+        return answer
+
+    def _standalone(self, question: str, memory: Memory | None, timings: dict[str, float]) -> str:
+        """A follow-up rewritten into a standalone search query; the question itself otherwise."""
+        if memory is None or memory.empty:
+            return question
         t = time.perf_counter()
-        generator = self.generator
+        query = memory.condense(question)
+        timings["condense"] = time.perf_counter() - t
+        return query
+
+    def _follow_up_chunks(self, memory: Memory | None) -> list[Chunk]:
+        """What the previous answer cited, plus the chunk right after each ("what did she say next?")."""
+        if memory is None:
+            return []
+        ids = [str(i) for cited in memory.last_cited() for i in cited.get("chunk_ids", [])]  # type: ignore[attr-defined]
+        chunks = self.retriever.collection.get(ids)
+        after = []
+        for c in chunks:
+            after.extend(
+                self.retriever.collection.get_where(
+                    {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}
+                )
+            )
+        return chunks + after
+
+    def _context(self, hits: list[Hit], timings: dict[str, float]) -> list[Passage]:
+        t = time.perf_counter()
+        generator = self.generator  # loaded here, on the first answer that needs it
         timings["load_generator"] = time.perf_counter() - t
         t = time.perf_counter()
+        rerank_min = self.options.abstention.rerank_min
         passages = build_passages(
-            relevant(hits, self.reranker is not None, self.options.abstention.rerank_min),
+            relevant(hits, self.reranker is not None, rerank_min),
             self.retriever.collection,
             generator.count_tokens,
             self.options.context_tokens,
         )
         timings["context"] = time.perf_counter() - t
+        return passages
+
+    def _generate(
+        self,
+        question: str,
+        lang: str,
+        passages: list[Passage],
+        memory: Memory | None,
+        on_token: OnToken | None,
+        stop: threading.Event | None,
+        timings: dict[str, float],
+    ) -> Generation:
         history = memory.history_for_prompt() if memory is not None else ""
-        messages = [
-            {"role": "system", "content": load("system").strip()},
-            {
-                "role": "user",
-                "content": load("answer").format(
-                    sources=render_sources(passages),
-                    history=history,
-                    question=question,
-                    language=LANGUAGE_NAMES.get(lang, "the language of the question"),
-                ),
-            },
-        ]
         t = time.perf_counter()
-        gen = generator.generate(
-            messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
+        gen = self.generator.generate(
+            answer_messages(question, lang, passages, history),
+            max_new_tokens=self.options.max_new_tokens,
+            on_token=on_token,
+            stop=stop,
         )
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s
+        return gen
+
+    def _cite(
+        self,
+        question: str,
+        query: str,
+        lang: str,
+        gen: Generation,
+        passages: list[Passage],
+        hits: list[Hit],
+        timings: dict[str, float],
+    ) -> Answer:
         t = time.perf_counter()
         says_refusal = bool(_REFUSAL.search(gen.text))
         # A grounded answer cites something: when the model wrote no [n] and no sentence cleared the
@@ -207,26 +197,32 @@ class Assistant:
         text, citations = attribute(
             gen.text, passages, self.embed, fallback=None if says_refusal else relaxed
         )
-        refused = not citations and says_refusal
         timings["cite"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - t0
-        answer = Answer(
+        return Answer(
             question,
             query,
             text if text.strip() else NOT_FOUND[lang],
-            refused,
-            citations,
-            passages,
-            hits,
-            gen.input_tokens,
-            gen.output_tokens,
-            timings,
-            generator.name,
-            gen.interrupted,
+            abstained=False,
+            refused=not citations and says_refusal,
+            citations=citations,
+            passages=passages,
+            hits=hits,
+            input_tokens=gen.input_tokens,
+            output_tokens=gen.output_tokens,
+            model=self.generator.name,
+            interrupted=gen.interrupted,
         )
-        if memory is not None:
-            memory.add(Turn(question, answer.text, query, cited_for_memory(answer)))
-        return answer
+
+
+def answer_messages(question: str, lang: str, passages: list[Passage], history: str) -> list[Message]:
+    """The chat messages for one answer; the wording lives in rag/prompts/."""
+    user = load("answer").format(
+        sources=render_sources(passages),
+        history=history,
+        question=question,
+        language=LANGUAGE_NAMES.get(lang, "the language of the question"),
+    )
+    return [{"role": "system", "content": load("system").strip()}, {"role": "user", "content": user}]
 
 
 def relevant(

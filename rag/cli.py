@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rag import __version__
 
@@ -137,11 +136,13 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder (or file) into a collection, keeping it in sync on every re-run."""
-    from ingest.lock import CollectionLock
     from ingest.pipeline import IngestOptions, Ingestor
     from rag import wiring
+    from rag.errors import InputError
     from rag.ui.ingest import RichProgress, render_report
 
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
     s = _settings(
         collection=collection,
         store=store,
@@ -151,13 +152,6 @@ def ingest(
         chunk_overlap=chunk_overlap,
         max_file_mb=max_file_mb,
     )
-    if not path.exists():
-        from rag.errors import InputError
-
-        raise InputError(f"{path}: no such file or folder")
-    from core.store import check_collection_name
-
-    check_collection_name(s.collection)
     embedder = wiring.embedder_for_ingest(s)
     options = IngestOptions(
         collection=s.collection,
@@ -168,26 +162,10 @@ def ingest(
         password=password,
         max_file_bytes=s.max_file_mb * 1024 * 1024,
     )
-    state = wiring.state_dir(s)
-    with CollectionLock(state / "locks", s.collection), ExitStack() as stack:
-        store_ = wiring.open_store(s)
-        manifest = wiring.open_manifest(s, store_)
-        stack.callback(manifest.close)
-        if s.chroma_url:
-            from ingest.remote_manifest import ChromaManifest, ServerLease
-
-            assert isinstance(manifest, ChromaManifest)
-            stack.enter_context(ServerLease(manifest, s.collection))
-        show = not as_json and sys.stderr.isatty()
-        progress = RichProgress(err) if show else None
-        ingestor = Ingestor(
-            store_, manifest, embedder, wiring.lexical_dir(s, s.collection), options, progress
-        )
-        if progress is not None:
-            with progress:
-                report = ingestor.run(path)
-        else:
-            report = ingestor.run(path)
+    progress = RichProgress(err) if not as_json and sys.stderr.isatty() else None
+    with wiring.ingest_session(s) as (store_, manifest), progress or ExitStack():
+        lexical = wiring.lexical_dir(s, s.collection)
+        report = Ingestor(store_, manifest, embedder, lexical, options, progress).run(path)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
@@ -204,123 +182,48 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """List collections (chunks, embedder, last ingest); with --collection, its documents."""
+    from dataclasses import asdict
+
+    from ingest import status as report
     from rag import wiring
+    from rag.ui.ingest import collections_table, documents_table
 
     s = _settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
     store_ = wiring.open_store(s)
     manifest = wiring.open_manifest(s, store_)
     try:
         if collection:
-            col = store_.open(collection)
-            entries = manifest.entries(collection)
-            docs = sorted(col.sources().items())
-            rows = [
-                {
-                    "source": src,
-                    "chunks": n,
-                    "ingested_at": entries[src].ingested_at if src in entries else None,
-                }
-                for src, n in docs
-            ]
-            if as_json:
-                console.print_json(json.dumps({"collection": collection, "documents": rows}))
-                return
-            common = os.path.commonpath([str(r["source"]) for r in rows]) if len(rows) > 1 else ""
-            table = Table(
-                title=f"collection {collection!r}: {len(rows)} documents, {col.count()} chunks\n{common}"
-            )
-            table.add_column("document", overflow="fold")
-            table.add_column("chunks", justify="right")
-            table.add_column("ingested")
-            for r in rows:
-                shown = os.path.relpath(str(r["source"]), common) if common else str(r["source"])
-                table.add_row(shown, str(r["chunks"]), str(r["ingested_at"] or "?"))
-            console.print(table)
-            return
-        infos = store_.info()
-        data = [
-            {
-                "collection": i.name,
-                "documents": len(manifest.entries(i.name)),
-                "chunks": i.chunks,
-                "embedder": i.embedder,
-                "dim": i.dim,
-                "last_ingest": i.last_ingest,
-            }
-            for i in infos
-        ]
+            docs = report.documents(store_, manifest, collection)
+        else:
+            cols = report.collections(store_, manifest)
     finally:
         manifest.close()
-    if as_json:
-        console.print_json(json.dumps({"store": store_.location, "collections": data}))
-        return
-    if not data:
+    if collection:
+        if as_json:
+            console.print_json(json.dumps({"collection": collection, "documents": [asdict(d) for d in docs]}))
+        else:
+            console.print(documents_table(collection, docs))
+    elif as_json:
+        console.print_json(json.dumps({"store": store_.location, "collections": [asdict(c) for c in cols]}))
+    elif not cols:
         console.print(f"No collections in {store_.location}. Run [bold]rag ingest PATH[/] to create one.")
-        return
-    table = Table(title=f"store: {store_.location}")
-    for col_name in ("collection", "documents", "chunks", "embedder", "last ingest"):
-        table.add_column(col_name, justify="right" if col_name in ("documents", "chunks") else "left")
-    for d in data:
-        table.add_row(
-            str(d["collection"]),
-            str(d["documents"]),
-            str(d["chunks"]),
-            str(d["embedder"]),
-            str(d["last_ingest"] or "-"),
-        )
-    console.print(table)
+    else:
+        console.print(collections_table(store_.location, cols))
 
 
 @app.command()
 @friendly
 def models(as_json: JsonOpt = False) -> None:
     """Show each model role: its spec, where it resolves, size on disk and status."""
-    from rag.models import describe
+    from rag import wiring
+    from rag.ui.render import models_table
 
     s = _settings()
-    rows = [
-        describe(s.embedder, "embedder", s.models_dir, s.allow_network)
-        if s.embedder_backend == "sentence-transformers"
-        else None,
-        describe(s.reranker, "reranker", s.models_dir, s.allow_network)
-        if s.reranker and s.reranker_backend == "cross-encoder"
-        else None,
-        describe(s.generator, "generator", s.models_dir, s.allow_network)
-        if s.generator_backend == "transformers"
-        else None,
-    ]
-    resolved = [r for r in rows if r is not None]
+    rows = wiring.model_rows(s)
     if as_json:
-        console.print_json(json.dumps([r.__dict__ for r in resolved]))
-        return
-    table = Table(title="models")
-    for c in ("role", "spec", "source", "status", "size", "location / note"):
-        table.add_column(c, overflow="fold")
-    labels = {
-        "ready": "[green]ready[/]",
-        "convert": "[yellow]will convert on first use[/]",
-        "missing": "[red]missing[/]",
-    }
-    for r in resolved:
-        note = r.location if r.status == "ready" else r.detail
-        table.add_row(
-            r.role,
-            r.spec,
-            r.kind,
-            labels[r.status],
-            f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-",
-            note,
-        )
-    if not s.reranker:
-        table.add_row(
-            "reranker",
-            "(none)",
-            "-",
-            "[dim]off[/]",
-            "-",
-            "RAG_RERANKER is empty; unset it for the built-in rag-reranker-minilm-l6, or name a cross-encoder",
-        )
-    console.print(table)
+        console.print_json(json.dumps([r.__dict__ for r in rows]))
+    else:
+        console.print(models_table(rows, reranker_off=not s.reranker))
 
 
 def _filters(
@@ -414,7 +317,6 @@ def chat(
 ) -> None:
     """Talk to your documents: follow-up questions, sources, saved sessions."""
     from rag import wiring
-    from rag.memory import Memory, Session
     from rag.ui.chat import ChatSession
 
     s = _settings(
@@ -424,8 +326,7 @@ def chat(
         chroma_token=chroma_token,
         generator=generator,
     )
-    assistant = wiring.assistant(s, s.collection, rerank=rerank)
-    memory = Memory(Session.load(s.sessions_dir, session), None, window=s.memory_turns)
+    assistant, memory = wiring.chat(s, s.collection, session, rerank=rerank)
     ChatSession(
         assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)
     ).run()
@@ -468,7 +369,7 @@ def eval_(
     embedder = wiring.embedder_for_ingest(s)
     reranker = wiring.reranker(s) if rerank else None
     options = wiring.ask_options(s, embedder.name, reranker)
-    factory = wiring.generator_factory(s) if generate else None
+    factory = wiring.generator_provider(s) if generate else None
     progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
     with progress if progress is not None else ExitStack():
         report = run_eval(

@@ -26,6 +26,9 @@ def config_file() -> Path:
 
 
 class Settings(BaseSettings):
+    """Every default of the project, and the only place defaults live. The README's settings table
+    is checked against these fields (tests/test_config.py)."""
+
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     home: Path = Field(
@@ -37,14 +40,14 @@ class Settings(BaseSettings):
     chroma_token: str | None = Field(None, description="Bearer token for the Chroma server")
 
     embedder: str = Field("all-MiniLM-L6-v2", description="Bundled name, local folder or hub id")
-    embedder_backend: str = "sentence-transformers"
+    embedder_backend: str = Field("sentence-transformers", description="Embedder registry entry")
     generator: str = Field("qwen2.5-coder-1.5b-instruct", description="Bundled name, local folder or hub id")
-    generator_backend: str = "transformers"
+    generator_backend: str = Field("transformers", description="Generator registry entry")
     reranker: str | None = Field(
         "rag-reranker-minilm-l6",
         description="Cross-encoder: bundled name, local folder or hub id; empty: none",
     )
-    reranker_backend: str = "cross-encoder"
+    reranker_backend: str = Field("cross-encoder", description="Reranker registry entry")
     rerank_fusion: bool = Field(
         True, description="Order by rank fusion of reranker and retrieval, not by reranker score alone"
     )
@@ -52,12 +55,12 @@ class Settings(BaseSettings):
     chunk_tokens: int | None = Field(
         None, description="Chunk size in embedder tokens (default: fits the model)"
     )
-    chunk_overlap: int = 32
-    max_file_mb: int = 200
+    chunk_overlap: int = Field(32, description="Tokens shared by consecutive chunks")
+    max_file_mb: int = Field(200, description="Files larger than this are skipped")
 
     quantize: bool = Field(True, description="int8 dynamic quantization of the generator and reranker on CPU")
-    device: str = "cpu"
-    threads: int | None = None
+    device: str = Field("cpu", description="torch device for the models")
+    threads: int | None = Field(None, description="torch threads for generation (default: torch's)")
     allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")
 
     rerank_threshold: float | None = Field(
@@ -67,11 +70,12 @@ class Settings(BaseSettings):
         None, description="Override the calibrated dense-similarity threshold"
     )
 
-    top_k: int = 5
-    candidates: int = 30
-    context_tokens: int = 1200
-    max_new_tokens: int = 200
-    memory_turns: int = 4
+    top_k: int = Field(5, description="Passages considered for the answer's context")
+    candidates: int = Field(30, description="Candidates retrieved by hybrid search")
+    rerank_top: int = Field(20, description="Candidates the reranker scores")
+    context_tokens: int = Field(1200, description="Generator tokens the passages may fill")
+    max_new_tokens: int = Field(320, description="Longest answer, in generator tokens")
+    memory_turns: int = Field(4, description="Chat turns kept verbatim")
 
     @property
     def store_dir(self) -> Path:

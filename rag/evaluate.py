@@ -202,7 +202,7 @@ def _answers(
         answer = assistant.ask(q.question)
         for stage, seconds in answer.timings.items():
             timings.setdefault(stage, []).append(seconds)
-        if answer.abstained:
+        if answer.declined:
             refused_total += 1
             refused_right += not q.answerable
         if q.answerable and q.answers:

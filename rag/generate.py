@@ -52,7 +52,7 @@ def make_generator(backend: str, model: str, **kwargs: Any) -> Generator:
     return GENERATORS.make(backend, model, **kwargs)
 
 
-@register_generator("transformers")
+@register_generator("transformers", model_role="generator")
 class TransformersGenerator:
     def __init__(
         self,
@@ -62,7 +62,8 @@ class TransformersGenerator:
         quantize: bool = True,
         threads: int | None = None,
         name: str | None = None,
-        int8_cache: Path | None = None,
+        cache_dir: Path | None = None,
+        **_: Any,
     ) -> None:
         import torch
         from transformers import AutoTokenizer
@@ -75,7 +76,7 @@ class TransformersGenerator:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             if self.quantized:
-                self.model: Any = self._load_int8(model, int8_cache)
+                self.model: Any = self._load_int8(model, cache_dir / "int8" if cache_dir else None)
             else:
                 self.model = self._load(model, torch.float32 if device == "cpu" else torch.float16).to(device)
         except Exception as exc:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,9 +79,13 @@ def _history_text(session: Session, limit: int = 600) -> str:
 
 
 class Memory:
-    def __init__(self, session: Session, generator: Generator | None, window: int = 4) -> None:
+    """A chat's memory over one Session. `generator` is the provider the wiring also gives the
+    Assistant (the model loads once, on first use); None keeps follow-ups as typed and summarises
+    old turns by their questions (tests, and a chat that never needs the model)."""
+
+    def __init__(self, session: Session, generator: Callable[[], Generator] | None, window: int) -> None:
         self.session = session
-        self.generator = generator
+        self._generator = generator
         self.window = window
 
     @property
@@ -92,10 +97,10 @@ class Memory:
 
     def condense(self, question: str) -> str:
         """A follow-up → a standalone retrieval query (the question itself when there is no history)."""
-        if self.empty or self.generator is None:
+        if self.empty or self._generator is None:
             return question
         prompt = load("condense").format(history=_history_text(self.session), question=question)
-        out = self.generator.generate([{"role": "user", "content": prompt}], max_new_tokens=64).text
+        out = self._generator().generate([{"role": "user", "content": prompt}], max_new_tokens=64).text
         query = out.strip().splitlines()[0].strip().strip('"') if out.strip() else ""
         return query or question
 
@@ -111,13 +116,15 @@ class Memory:
 
     def _summarize(self, old: list[Turn]) -> None:
         text = "\n".join(f"User: {t.question}\nAssistant: {t.answer}" for t in old)
-        if self.generator is None:
+        if self._generator is None:
             self.session.summary = (self.session.summary + " " + " / ".join(t.question for t in old)).strip()
         else:
             prompt = load("summarize").format(summary=self.session.summary or "(none)", turns=text)
-            out = self.generator.generate(
-                [{"role": "user", "content": prompt}], max_new_tokens=160
-            ).text.strip()
+            out = (
+                self._generator()
+                .generate([{"role": "user", "content": prompt}], max_new_tokens=160)
+                .text.strip()
+            )
             self.session.summary = out or self.session.summary
         self.session.summarized_turns += len(old)
 

@@ -51,7 +51,7 @@ def reorder(scored: list[Hit], *, fusion: bool, k: int = RRF_K) -> list[Hit]:
     return [scored[int(key)] for key in sorted(fused, key=lambda key: -fused[key])]
 
 
-@register_reranker("cross-encoder")
+@register_reranker("cross-encoder", model_role="reranker")
 class CrossEncoderReranker:
     def __init__(
         self,
@@ -62,6 +62,7 @@ class CrossEncoderReranker:
         batch_size: int = 32,
         quantize: bool = False,
         name: str | None = None,
+        **_: Any,
     ) -> None:
         import torch
         from sentence_transformers import CrossEncoder

@@ -9,6 +9,10 @@ from core.types import Chunk
 
 @dataclass
 class Hit:
+    """A retrieved chunk with every score it collected. `fused` is the reciprocal-rank fusion score
+    of the dense and BM25 rankings (a sum of 1/(60 + rank), about 0.01-0.03, not a similarity);
+    `dense_score` is cosine similarity; `rerank_score` is the cross-encoder's, when one ran."""
+
     chunk: Chunk
     fused: float = 0.0
     dense_rank: int | None = None
@@ -42,6 +46,8 @@ class Passage:
 
 @dataclass
 class Citation:
+    """One numbered source of an answer: where it is (label, pages or times) and how well it fits."""
+
     number: int
     label: str
     source: str
@@ -58,15 +64,25 @@ class Citation:
 
 @dataclass
 class Answer:
+    """What `Assistant.ask` returns. `abstained`: the evidence was too weak, the generator never ran
+    (`abstain_reason` says why). `refused`: the generator ran and said the sources do not answer."""
+
     question: str
     query: str  # the standalone query used for retrieval (after follow-up rewriting)
     text: str
-    abstained: bool
+    abstained: bool = False
+    abstain_reason: str = ""
+    refused: bool = False
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
-    model: str = ""
+    model: str = ""  # the generator's name; empty when it did not run
     interrupted: bool = False
+
+    @property
+    def declined(self) -> bool:
+        """No answer was given: abstained before generating, or the model refused."""
+        return self.abstained or self.refused

@@ -1,25 +1,32 @@
-"""Settings → concrete backends. The CLI calls these; nothing else reads Settings."""
+"""Settings → concrete backends: the one composition root. The CLI and the scripts call these;
+nothing else reads Settings. Backends are built from their registry entries, so nothing here
+branches on a backend's name."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.embedder import Embedder, make_embedder
-from core.store import ChromaStore, VectorCollection
+from core.embedder import EMBEDDERS, Embedder
+from core.errors import InputError, StoreError
+from core.registry import Registry
+from core.store import ChromaStore, VectorCollection, check_collection_name
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest, ManifestStore
 from rag.config import Settings
-from rag.errors import InputError, StoreError
-from rag.models import resolve
+from rag.models import Resolution, describe, resolve
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rag.answer import AskOptions, Assistant
     from rag.generate import Generator
+    from rag.memory import Memory
     from rag.rerank import Reranker
+
+T = TypeVar("T")
 
 
 def state_dir(s: Settings) -> Path:
@@ -51,6 +58,23 @@ def lexical_dir(s: Settings, collection: str) -> Path:
     return state_dir(s) / "lexical" / collection
 
 
+@contextmanager
+def ingest_session(s: Settings) -> Iterator[tuple[ChromaStore, ManifestStore]]:
+    """The store and manifest for writing `s.collection`, held exclusively: a file lock on this
+    machine, plus the manifest's writer lease (inside the server for a Chroma server)."""
+    from ingest.lock import CollectionLock
+
+    check_collection_name(s.collection)
+    with CollectionLock(state_dir(s) / "locks", s.collection):
+        store = open_store(s)
+        manifest = open_manifest(s, store)
+        try:
+            with manifest.writer_lease(s.collection):
+                yield store, manifest
+        finally:
+            manifest.close()
+
+
 def quiet_transformers() -> None:
     """transformers draws its own progress bars while loading weights; ours are the only ones shown."""
     try:
@@ -62,16 +86,47 @@ def quiet_transformers() -> None:
         pass
 
 
-def _embedder(backend: str, spec: str, s: Settings) -> Embedder:
-    if backend == "sentence-transformers":
+def build(registry: Registry[T], backend: str, spec: str, s: Settings, **options: Any) -> T:
+    """A backend from its registry entry: its spec resolved to a model folder when the entry is
+    a model role, handed over as given otherwise; every backend gets the shared options."""
+    entry = registry.entry(backend)
+    location = spec
+    if entry.model_role is not None:
         quiet_transformers()
-        path = resolve(spec, "embedder", s.models_dir, s.allow_network)
-        return make_embedder(backend, path, name=f"{backend}:{spec}", device=s.device)
-    return make_embedder(backend, spec, name=f"{backend}:{spec}")
+        location = resolve(spec, entry.model_role, s.models_dir, s.allow_network)
+    shared = {"device": s.device, "quantize": s.quantize, "threads": s.threads, "cache_dir": s.models_dir}
+    return registry.make(backend, location, **(shared | options))
+
+
+def describe_backend(registry: Registry[Any], backend: str, spec: str, s: Settings) -> Resolution:
+    """`rag models`' row for one role: how the spec resolves, or that the backend takes it as given."""
+    entry = registry.entry(backend)
+    if entry.model_role is not None:
+        return describe(spec, entry.model_role, s.models_dir, s.allow_network)
+    return Resolution(
+        spec, registry.kind, "backend", backend, "ready", 0, f"{backend} backend, spec used as given"
+    )
+
+
+def model_rows(s: Settings) -> list[Resolution]:
+    """One row per configured model role, for `rag models`."""
+    from rag.generate import GENERATORS
+    from rag.rerank import RERANKERS
+
+    rows = [describe_backend(EMBEDDERS, s.embedder_backend, s.embedder, s)]
+    if s.reranker:
+        rows.append(describe_backend(RERANKERS, s.reranker_backend, s.reranker, s))
+    rows.append(describe_backend(GENERATORS, s.generator_backend, s.generator, s))
+    return rows
 
 
 def embedder_for_ingest(s: Settings) -> Embedder:
     return _embedder(s.embedder_backend, s.embedder, s)
+
+
+def _embedder(backend: str, spec: str, s: Settings) -> Embedder:
+    # The collection records this name; a query is embedded by the embedder it names.
+    return build(EMBEDDERS, backend, spec, s, name=f"{backend}:{spec}")
 
 
 def embedder_for_collection(s: Settings, collection: VectorCollection) -> Embedder:
@@ -90,85 +145,82 @@ def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
         raise InputError(str(exc)) from None
 
 
-def open_collection(s: Settings, name: str) -> tuple[ChromaStore, VectorCollection]:
-    from core.store import check_collection_name
-
-    check_collection_name(name)
-    store = open_store(s)
-    if name not in store.names():
-        raise StoreError(f"no collection {name!r} yet: run `rag ingest PATH --collection {name}` first")
-    collection = store.open(name)
+def open_collection(s: Settings, name: str) -> VectorCollection:
+    """An existing, non-empty collection to query."""
+    collection = open_store(s).open(name)  # checks the name and that it exists
     if collection.count() == 0:
         raise StoreError(
             f"collection {name!r} is empty: run `rag ingest PATH --collection {name}` to add documents"
         )
-    return store, collection
+    return collection
 
 
 def reranker(s: Settings) -> Reranker | None:
-    from rag.rerank import make_reranker
+    from rag.rerank import RERANKERS
 
     if not s.reranker:
         return None
-    if s.reranker_backend != "cross-encoder":
-        return make_reranker(s.reranker_backend, s.reranker)
-    quiet_transformers()
-    spec = resolve(s.reranker, "reranker", s.models_dir, s.allow_network)
-    return make_reranker(s.reranker_backend, spec, device=s.device, quantize=s.quantize, name=s.reranker)
+    return build(RERANKERS, s.reranker_backend, s.reranker, s, name=s.reranker)
 
 
-def generator_factory(s: Settings) -> Callable[[], Generator]:
-    """Loading the generator takes seconds, so it is built on first use (never when abstaining)."""
-    from rag.generate import make_generator
+def generator_provider(s: Settings) -> Callable[[], Generator]:
+    """Loading the generator takes seconds, so it is built on first use (never when abstaining),
+    once: the Assistant and a chat's Memory share this provider."""
+    from rag.generate import GENERATORS
 
-    def build() -> Generator:
-        if s.generator_backend == "transformers":
-            quiet_transformers()
-            path = resolve(s.generator, "generator", s.models_dir, s.allow_network)
-            return make_generator(
-                "transformers",
-                path,
-                device=s.device,
-                quantize=s.quantize,
-                threads=s.threads,
-                name=s.generator,
-                int8_cache=s.models_dir / "int8",
-            )
-        return make_generator(s.generator_backend, s.generator)
+    @functools.cache
+    def provide() -> Generator:
+        return build(GENERATORS, s.generator_backend, s.generator, s, name=s.generator)
 
-    return build
+    return provide
 
 
 def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> AskOptions:
-    from dataclasses import replace
+    from rag.abstain import calibrated_abstention
+    from rag.answer import AskOptions
 
-    from rag.answer import AskOptions, calibrated_abstention
-
-    abstention = calibrated_abstention(embedder_name, reranker.name if reranker else None)
-    if s.rerank_threshold is not None:
-        abstention = replace(abstention, rerank_min=s.rerank_threshold)
-    if s.dense_threshold is not None:
-        abstention = replace(abstention, dense_min=s.dense_threshold)
+    abstention = calibrated_abstention(
+        embedder_name,
+        reranker.name if reranker else None,
+        rerank_min=s.rerank_threshold,
+        dense_min=s.dense_threshold,
+    )
     return AskOptions(
         candidates=s.candidates,
+        rerank_top=s.rerank_top,
+        rerank_fusion=s.rerank_fusion,
         top_k=s.top_k,
         context_tokens=s.context_tokens,
         max_new_tokens=s.max_new_tokens,
-        rerank_fusion=s.rerank_fusion,
         abstention=abstention,
     )
 
 
-def assistant(s: Settings, name: str, *, rerank: bool = True) -> Assistant:
+def assistant(
+    s: Settings, name: str, *, rerank: bool = True, generator: Callable[[], Generator] | None = None
+) -> Assistant:
     from core.lexical import synced
     from rag.answer import Assistant
     from rag.retrieve import Retriever
 
-    _, collection = open_collection(s, name)
+    collection = open_collection(s, name)
     embedder = embedder_for_collection(s, collection)
     lexical = synced(collection, lexical_dir(s, name))
     chosen = reranker(s) if rerank else None
     options = ask_options(s, collection.embedder, chosen)
     return Assistant(
-        Retriever(collection, embedder, lexical), chosen, generator_factory(s), embedder.embed, options
+        Retriever(collection, embedder, lexical),
+        chosen,
+        generator or generator_provider(s),
+        embedder.embed,
+        options,
     )
+
+
+def chat(s: Settings, name: str, session: str, *, rerank: bool = True) -> tuple[Assistant, Memory]:
+    """An Assistant and the Memory of session `session`, sharing one lazily loaded generator."""
+    from rag.memory import Memory, Session
+
+    provider = generator_provider(s)
+    memory = Memory(Session.load(s.sessions_dir, session), provider, window=s.memory_turns)
+    return assistant(s, name, rerank=rerank, generator=provider), memory

@@ -10,9 +10,20 @@ from core.store import ChromaStore
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor, IngestReport
+from rag import wiring
+from rag.answer import AskOptions
+from rag.config import Settings
+
+
+def ask_options(**changes: object) -> AskOptions:
+    """The options users get (built from Settings' defaults, as the CLI does), with some changed."""
+    options = wiring.ask_options(Settings(), "hash:256", None)
+    return replace(options, **changes)  # type: ignore[arg-type]
 
 
 class Env:
+    """A real Chroma store, manifest and lexical index in a temp dir, filled by the real Ingestor."""
+
     def __init__(self, base: Path, dim: int = 64) -> None:
         self.base = base
         self.store = ChromaStore(base / "chroma")

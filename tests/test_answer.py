@@ -9,16 +9,18 @@ import pytest
 
 from core.embedder import make_embedder
 from core.lexical import LexicalIndex
+from core.text import rrf
 from core.types import Chunk
-from rag.answer import Abstention, AskOptions, Assistant
+from rag.abstain import Abstention, calibrated_abstention, evidence
+from rag.answer import Assistant
 from rag.citations import attribute
 from rag.context import build_passages, label, merge_text
 from rag.generate import ScriptedGenerator
 from rag.memory import Memory, Session
 from rag.rerank import IdentityReranker
-from rag.retrieve import Filters, Retriever, rrf
+from rag.retrieve import Filters, Retriever
 from rag.types import Hit, Passage
-from tests.helpers import Env
+from tests.helpers import Env, ask_options
 
 EMB = make_embedder("hash", "256")
 
@@ -54,7 +56,12 @@ def retriever(env: Env) -> Retriever:
 def assistant(
     env: Env, gen: ScriptedGenerator, abstention: Abstention, reranker: IdentityReranker | None = None
 ) -> Assistant:
-    return Assistant(retriever(env), reranker, lambda: gen, embed, AskOptions(abstention=abstention))
+    return Assistant(retriever(env), reranker, lambda: gen, embed, ask_options(abstention=abstention))
+
+
+def rule(**thresholds: float) -> Abstention:
+    """The generic (uncalibrated) rule with some thresholds changed."""
+    return replace(calibrated_abstention("hash:256", None), **thresholds)  # type: ignore[arg-type]
 
 
 def test_rrf_rewards_agreement() -> None:
@@ -93,19 +100,22 @@ def test_filters(indexed: Env) -> None:
 def test_abstention_decisions() -> None:
     weak = [Hit(chunk(0, "bananas grow in warm places"), dense_score=0.1)]
     strong = [Hit(chunk(0, "the capital of mongolia is ulaanbaatar"), dense_score=0.2)]
-    rule = Abstention(dense_min=0.4, lexical_min=0.6)
-    assert rule.decide("capital of Mongolia?", weak, reranked=False)[0] is True
-    assert rule.decide("capital of Mongolia?", strong, reranked=False)[0] is False  # word coverage saves it
-    assert rule.decide("anything", [], reranked=False)[0] is True
+    dense = rule(dense_min=0.4, lexical_min=0.6)
+    assert dense.decide(evidence("capital of Mongolia?", weak, 5))[0] is True
+    assert dense.decide(evidence("capital of Mongolia?", strong, 5))[0] is False  # word coverage saves it
+    assert dense.decide(evidence("anything", [], 5))[0] is True
     ranked = [Hit(chunk(0, "x"), rerank_score=-3.0)]
-    assert Abstention(rerank_min=-1.0).decide("q", ranked, reranked=True)[0] is True
+    assert rule(rerank_min=-1.0).decide(evidence("q", ranked, 5)) == (
+        True,
+        "best rerank score -3.00 (threshold -1.00)",
+    )
     ranked[0].rerank_score = 2.0
-    assert Abstention(rerank_min=-1.0).decide("q", ranked, reranked=True)[0] is False
+    assert rule(rerank_min=-1.0).decide(evidence("q", ranked, 5))[0] is False
 
 
 def test_abstain_does_not_call_the_generator(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = assistant(indexed, gen, Abstention(dense_min=0.99, lexical_min=0.99))
+    a = assistant(indexed, gen, rule(dense_min=0.99, lexical_min=0.99))
     answer = a.ask("What is the capital of Mongolia?")
     assert answer.abstained and "not find" in answer.text and gen.prompts == []
     es = a.ask("¿Cuál es la capital de Mongolia?")
@@ -125,12 +135,12 @@ def test_abstention_sees_the_best_rerank_score_even_when_fusion_ranks_it_low(ind
     # Fusion puts the 20th candidate (reranker's favourite, retrieval's last) 9th, below top_k = 6;
     # the threshold was calibrated on the best score of all 20, so it must still count.
     gen = ScriptedGenerator()
-    options = AskOptions(top_k=6, rerank_fusion=True, abstention=Abstention(rerank_min=5.0))
+    options = ask_options(top_k=6, rerank_fusion=True, abstention=rule(rerank_min=5.0))
     a = Assistant(retriever(indexed), LastIsBest(), lambda: gen, embed, options)
     answer = a.ask("residual connections and gradients in deep networks")
     assert len(answer.hits) == 6 and max(h.rerank_score or 0.0 for h in answer.hits) == 0.0
     assert not answer.abstained and gen.prompts
-    strict = replace(options, abstention=Abstention(rerank_min=11.0))
+    strict = replace(options, abstention=rule(rerank_min=11.0))
     a = Assistant(retriever(indexed), LastIsBest(), lambda: gen, embed, strict)
     assert a.ask("residual connections and gradients in deep networks").abstained
 
@@ -224,7 +234,7 @@ def test_citations_renumbered_in_order_of_use() -> None:
 
 def test_memory_window_and_summary() -> None:
     gen = ScriptedGenerator()
-    memory = Memory(Session("s"), gen, window=2)
+    memory = Memory(Session("s"), lambda: gen, window=2)
     from rag.memory import Turn
 
     for i in range(3):
@@ -237,8 +247,8 @@ def test_memory_window_and_summary() -> None:
 
 def test_condense_keeps_talk_in_view(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = assistant(indexed, gen, Abstention(dense_min=0.0, lexical_min=0.0), IdentityReranker())
-    memory = Memory(Session("s"), None, window=4)
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0), IdentityReranker())
+    memory = Memory(Session("s"), lambda: gen, window=4)
     gen.enqueue("ResNet trained 152 layers [1].")
     first = a.ask("How deep did ResNet go?", memory=memory)
     assert first.citations and first.citations[0].source.endswith("deep-learning-01-gradients.srt")
@@ -252,6 +262,21 @@ def test_condense_keeps_talk_in_view(indexed: Env) -> None:
     assert "How deep did ResNet go?" in condense_prompt and "Deep Learning 01" in condense_prompt
     assert any(h.chunk.source.endswith("deep-learning-01-gradients.srt") for h in second.hits[:2])
     assert len(memory.session.turns) == 2
+
+
+def test_follow_up_brings_the_cited_chunk_and_the_next_one(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
+    memory = Memory(Session("s"), lambda: gen, window=4)
+    gen.enqueue("ResNet trained 152 layers [1].")
+    first = a.ask("How deep did ResNet go?", memory=memory)
+    cited = first.passages[0].hit.chunk
+    # A rewrite with no words of its own: only the conversation can find the talk.
+    gen.enqueue("zzz qqq", "It went on [1].")
+    second = a.ask("and then?", memory=memory)
+    found = {(h.chunk.source, h.chunk.chunk_index) for h in second.hits}
+    assert (cited.source, cited.chunk_index) in found
+    assert (cited.source, cited.chunk_index + 1) in found
 
 
 def test_relevance_cut_before_context() -> None:
@@ -288,7 +313,7 @@ def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
 
 def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
     gen = ScriptedGenerator()
-    a = assistant(indexed, gen, Abstention(dense_min=0.0, lexical_min=0.0))
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
     # Loosely worded, no [n]: below the usual bar for adding a citation, above the minimum support.
     gen.enqueue("Very deep networks reached 152 levels overall thanks to shortcuts.")  # support 0.33
     answer = a.ask("How many layers did ResNet train on ImageNet?")
@@ -299,4 +324,4 @@ def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
     assert short.citations and short.text == "The answer is 152 [1]."
     gen.enqueue("The sources do not contain the answer.")
     refusal = a.ask("How many layers did ResNet train on ImageNet?")
-    assert refusal.abstained and not refusal.citations
+    assert refusal.refused and not refusal.abstained and not refusal.citations

@@ -152,5 +152,8 @@ def test_models_table(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["models", "--json"])
     assert result.exit_code == 0
     roles = {r["role"]: r for r in json.loads(result.stdout)}
-    assert "embedder" not in roles  # the tests run the hash embedder, which needs no model
-    assert roles["generator"]["status"] in ("convert", "ready")
+    # The tests run the hash embedder, which takes its spec as given: no model to resolve.
+    assert roles["embedder"]["kind"] == "backend" and roles["embedder"]["location"] == "hash"
+    assert roles["generator"]["kind"] == "bundled" and roles["generator"]["status"] in ("convert", "ready")
+    table = runner.invoke(app, ["models"])
+    assert table.exit_code == 0 and "generator" in table.stdout and "hash backend" in table.stdout

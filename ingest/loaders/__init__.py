@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.loaders import docx, html, pdf, subtitles, text, whisper  # noqa: F401  (registration)
-from ingest.loaders.base import Loader, LoadOptions, registry
+from ingest.loaders.base import LOADERS, Loader, LoadOptions
 
 __all__ = ["LoadOptions", "Loader", "loader_for", "supported_suffixes"]
 
 
 def loader_for(path: Path) -> Loader | None:
-    return registry.get(path.suffix.lower())
+    entry = LOADERS.get(path.suffix.lower())
+    return entry.factory if entry is not None else None
 
 
 def supported_suffixes() -> list[str]:
-    return sorted(registry)
+    return LOADERS.names()

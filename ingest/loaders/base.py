@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError
+from core.registry import Registry
 from core.types import Document
 
 # Two bytes that real text files essentially never contain; used to refuse binaries renamed .txt.
@@ -20,16 +21,12 @@ class LoadOptions:
 
 
 Loader = Callable[[Path, LoadOptions], Document]
-registry: dict[str, Loader] = {}
+# Keyed by file suffix; the factory is the loader itself, called as loader(path, options).
+LOADERS: Registry[Document] = Registry("loader")
 
 
 def register(*suffixes: str) -> Callable[[Loader], Loader]:
-    def deco(fn: Loader) -> Loader:
-        for suffix in suffixes:
-            registry[suffix] = fn
-        return fn
-
-    return deco
+    return LOADERS.register(*suffixes)
 
 
 def read_text(path: Path) -> tuple[str, list[str]]:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from ingest.pipeline import STATUSES, IngestReport
+from ingest.status import CollectionRow, DocumentRow
 
 
 class RichProgress:
@@ -17,11 +29,13 @@ class RichProgress:
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[current]}"),
             console=console,
             transient=True,
         )
-        self._files = self._bar.add_task("files", total=0, rate="")
-        self._chunks = self._bar.add_task("chunks embedded", total=None, rate="")
+        self._files = self._bar.add_task("files", total=0, rate="", current="")
+        self._chunks = self._bar.add_task("chunks embedded", total=None, rate="", current="")
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
@@ -34,7 +48,8 @@ class RichProgress:
         self._bar.update(self._files, total=files)
 
     def file_done(self, path: str, status: str) -> None:
-        self._bar.advance(self._files)
+        # Escaped: a file name is user data, not Rich markup.
+        self._bar.update(self._files, advance=1, current=escape_name(path))
 
     def embedded(self, chunks: int) -> None:
         self._bar.advance(self._chunks, chunks)
@@ -78,3 +93,32 @@ def render_report(report: IngestReport, console: Console, err: Console) -> None:
             + (" …" if len(skipped) > 8 else "")
             + "[/]"
         )
+
+
+def documents_table(collection: str, docs: Sequence[DocumentRow]) -> Table:
+    chunks = sum(d.chunks for d in docs)
+    common = os.path.commonpath([d.source for d in docs]) if len(docs) > 1 else ""
+    table = Table(title=f"collection {collection!r}: {len(docs)} documents, {chunks} chunks\n{common}")
+    table.add_column("document", overflow="fold")
+    table.add_column("chunks", justify="right")
+    table.add_column("ingested")
+    for d in docs:
+        shown = os.path.relpath(d.source, common) if common else d.source
+        table.add_row(Text(shown), str(d.chunks), d.ingested_at or "?")
+    return table
+
+
+def collections_table(location: str, cols: Sequence[CollectionRow]) -> Table:
+    table = Table(title=f"store: {location}")
+    for name in ("collection", "documents", "chunks", "embedder", "last ingest"):
+        table.add_column(name, justify="right" if name in ("documents", "chunks") else "left")
+    for c in cols:
+        table.add_row(c.collection, str(c.documents), str(c.chunks), c.embedder, c.last_ingest or "-")
+    return table
+
+
+def escape_name(path: str) -> str:
+    from rich.markup import escape
+
+    name = "".join(ch for ch in os.path.basename(path) if ch.isprintable())
+    return escape(name[:60])

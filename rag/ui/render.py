@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from rag.models import Resolution
 from rag.types import Answer
 
 
@@ -55,8 +56,8 @@ def sources_table(answer: Answer) -> Table:
 
 def stats_line(answer: Answer) -> str:
     t = answer.timings
-    if answer.abstained and not answer.output_tokens:
-        return f"[dim]searched: {answer.query!r} — {answer.model}; {t.get('total', 0):.2f}s[/]"
+    if answer.abstained:
+        return f"[dim]searched: {answer.query!r} — {answer.abstain_reason}; {t.get('total', 0):.2f}s[/]"
     speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
     return (
         f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
@@ -70,6 +71,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "query": answer.query,
         "answer": answer.text,
         "abstained": answer.abstained,
+        "abstain_reason": answer.abstain_reason,
+        "refused": answer.refused,
         "interrupted": answer.interrupted,
         "model": answer.model,
         "citations": [asdict(c) | {"text": c.text[:600]} for c in answer.citations],
@@ -88,3 +91,30 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for h in answer.hits
         ],
     }
+
+
+_STATUS = {
+    "ready": "[green]ready[/]",
+    "convert": "[yellow]will convert on first use[/]",
+    "missing": "[red]missing[/]",
+}
+
+
+def models_table(rows: list[Resolution], *, reranker_off: bool) -> Table:
+    table = Table(title="models")
+    for c in ("role", "spec", "source", "status", "size", "location / note"):
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        size = f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-"
+        note = r.location if r.status == "ready" and r.kind != "backend" else r.detail
+        table.add_row(r.role, r.spec, r.kind, _STATUS[r.status], size, note)
+    if reranker_off:
+        table.add_row(
+            "reranker",
+            "(none)",
+            "-",
+            "[dim]off[/]",
+            "-",
+            "RAG_RERANKER is empty; unset it for the built-in rag-reranker-minilm-l6, or name a cross-encoder",
+        )
+    return table

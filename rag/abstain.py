@@ -1,0 +1,74 @@
+"""When to answer "not in your documents" without calling the generator: one rule, read from the
+ranked candidates at query time and by scripts/calibrate_abstention.py when fitting its thresholds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+
+from rag.retrieve import lexical_coverage
+from rag.types import Hit
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The signals abstention reads. `best_rerank` is the best cross-encoder score over every scored
+    candidate (its threshold was calibrated on the best of the reranked head, and fusion can order
+    that one below top_k); the dense and word-coverage signals read the top_k passages."""
+
+    best_rerank: float | None
+    best_dense: float
+    best_coverage: float
+
+
+def evidence(query: str, ranked: list[Hit], top_k: int) -> Evidence:
+    scored = [h.rerank_score for h in ranked if h.rerank_score is not None]
+    head = ranked[:top_k]
+    return Evidence(
+        best_rerank=max(scored) if scored else None,
+        best_dense=max((h.dense_score for h in head if h.dense_score is not None), default=0.0),
+        best_coverage=max((lexical_coverage(query, h.chunk.text) for h in head), default=0.0),
+    )
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """With a reranker and its threshold: its best score decides. Without: abstain only when both
+    the best dense similarity and the best word coverage are weak."""
+
+    rerank_min: float | None
+    dense_min: float
+    lexical_min: float
+
+    def decide(self, ev: Evidence) -> tuple[bool, str]:
+        """(abstain?, the reason in words, shown to the user when abstaining)."""
+        if ev.best_rerank is not None and self.rerank_min is not None:
+            why = f"best rerank score {ev.best_rerank:.2f} (threshold {self.rerank_min:.2f})"
+            return ev.best_rerank < self.rerank_min, why
+        weak = ev.best_dense < self.dense_min and ev.best_coverage < self.lexical_min
+        why = (
+            f"best similarity {ev.best_dense:.2f} (threshold {self.dense_min:.2f}), "
+            f"word coverage {ev.best_coverage:.2f} (threshold {self.lexical_min:.2f})"
+        )
+        return weak, why
+
+
+def calibrated_abstention(
+    embedder_name: str,
+    reranker_name: str | None,
+    *,
+    rerank_min: float | None = None,
+    dense_min: float | None = None,
+) -> Abstention:
+    """Thresholds measured by scripts/calibrate_abstention.py (rag/calibration.json); explicit
+    values (the settings' overrides) win. An embedder with no calibration gets the generic values."""
+    data = json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8"))
+    emb = data.get("embedders", {}).get(embedder_name, {})
+    generic = data.get("generic", {})
+    rr = data.get("rerankers", {}).get(reranker_name or "", {})
+    return Abstention(
+        rerank_min=rerank_min if rerank_min is not None else rr.get("rerank_min"),
+        dense_min=dense_min if dense_min is not None else emb.get("dense_min", generic["dense_min"]),
+        lexical_min=emb.get("lexical_min", generic["lexical_min"]),
+    )
