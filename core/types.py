@@ -158,11 +158,12 @@ def _opt_str(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def date_number(date: str | None) -> int | None:
-    """'2024-03-07' → 20240307 (Chroma compares only numbers); partial dates pad with 0."""
+def date_number(date: str | None, *, upper: bool = False) -> int | None:
+    """'2024-03-07' → 20240307 (Chroma compares only numbers). A partial date pads with 0, or, as
+    an upper bound, with 9: '2025-03' → 20250399, so it means up to the end of March."""
     if not date:
         return None
     digits = "".join(ch for ch in str(date)[:10] if ch.isdigit())
     if len(digits) < 4:
         return None
-    return int(digits[:8].ljust(8, "0"))
+    return int(digits[:8].ljust(8, "9" if upper else "0"))

@@ -24,10 +24,7 @@ class Filters:
     language: str | None = None
 
     def _date_bounds(self) -> tuple[int | None, int | None]:
-        lo, hi = date_number(self.date_from), date_number(self.date_to)
-        if hi is not None and self.date_to and len("".join(c for c in self.date_to if c.isdigit())) <= 6:
-            hi += 99  # '2025-03' means up to the end of March
-        return lo, hi
+        return date_number(self.date_from), date_number(self.date_to, upper=True)
 
     def where(self) -> dict[str, Any] | None:
         """The part Chroma can evaluate itself."""

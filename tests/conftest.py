@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,18 +11,11 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture(autouse=True)
 def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own $RAG_HOME and fake backends unless it asks for real ones."""
+    # Every RAG_* setting of the developer's shell would change what the tests exercise.
+    for var in [v for v in os.environ if v.startswith("RAG_")]:
+        monkeypatch.delenv(var)
     home = tmp_path / "rag-home"
     monkeypatch.setenv("RAG_HOME", str(home))
-    monkeypatch.delenv("RAG_CONFIG", raising=False)
-    for var in (
-        "RAG_EMBEDDER",
-        "RAG_GENERATOR",
-        "RAG_RERANKER",
-        "RAG_COLLECTION",
-        "RAG_CHROMA_URL",
-        "RAG_STORE",
-    ):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("RAG_RERANKER_BACKEND", "identity")
     monkeypatch.setenv("RAG_RERANKER", "identity")
     monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")

@@ -86,8 +86,8 @@ def test_hybrid_candidates_carry_both_signals(indexed: Env) -> None:
 
 def test_filters(indexed: Env) -> None:
     r = retriever(indexed)
-    for hit in r.retrieve("probability", k=10, filters=Filters(speaker="Priya Natarajan")):
-        assert "Priya Natarajan" in hit.chunk.speakers
+    priya = r.retrieve("probability", k=10, filters=Filters(speaker="Priya Natarajan"))
+    assert priya and all("Priya Natarajan" in h.chunk.speakers for h in priya)
     es = r.retrieve("the model", k=10, filters=Filters(language="es"))
     assert es and all(h.chunk.language == "es" for h in es)
     pdf = r.retrieve("momentum", k=10, filters=Filters(source="*.pdf"))
@@ -325,3 +325,29 @@ def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
     gen.enqueue("The sources do not contain the answer.")
     refusal = a.ask("How many layers did ResNet train on ImageNet?")
     assert refusal.refused and not refusal.abstained and not refusal.citations
+
+
+@pytest.mark.parametrize(
+    ("until", "kept"),
+    [("2025-03", True), ("2025", True), ("2025-03-30", False), ("2025-02", False), ("2024", False)],
+)
+def test_partial_until_dates_cover_the_whole_month_or_year(until: str, kept: bool) -> None:
+    late_march = chunk(0, "x", date="2025-03-31")
+    rule = Filters(date_to=until)
+    assert rule.accept(late_march) is kept
+    bound = rule.where()
+    assert bound is not None and (bound["date_num"]["$lte"] >= 20250331) is kept
+
+
+def test_session_round_trip_keeps_cited_passages(tmp_path: Path) -> None:
+    from rag.memory import Turn
+
+    cited: list[dict[str, object]] = [
+        {"label": "Talk — Ana — 1:00–2:00", "source": "/d/t.srt", "chunk_ids": ["a", "b"]}
+    ]
+    session = Session("trip", [Turn("q", "a [1].", "q", cited)], "earlier", 3)
+    session.save(tmp_path)
+    back = Session.load(tmp_path, "trip")
+    assert back == session and back.turns[0].cited[0]["chunk_ids"] == ["a", "b"]
+    memory = Memory(back, None, window=4)
+    assert memory.last_cited() == cited

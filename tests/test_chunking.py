@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from core.types import Document, Unit
 from ingest.chunking import ChunkConfig, chunk_document, windows
+from tests.helpers import Env
 
 
 def words(texts: list[str] | tuple[str, ...]) -> list[int]:
@@ -93,3 +95,19 @@ def test_bad_config() -> None:
         ChunkConfig(size=8)
     with pytest.raises(ValueError):
         ChunkConfig(size=100, overlap=80)
+
+
+def test_identical_windows_in_one_file_keep_distinct_ids(tmp_path: Path) -> None:
+    # A footer repeated on every page makes identical windows; each must stay its own chunk.
+    footer = " ".join(["footer"] * 16)
+    units = [Unit(footer, i * 100, i * 100 + 95) for i in range(4)]
+    doc = Document("/x/notes.txt", "text", units, {})
+    chunks = chunk_document(doc, "/x/notes.txt", "Notes", words, ChunkConfig(size=16, overlap=0))
+    assert len(chunks) == 4 and len({c.text for c in chunks}) == 1
+    assert len({c.id for c in chunks}) == 4
+    env = Env(tmp_path / "state")
+    (tmp_path / "docs").mkdir()
+    page = " ".join(["footer"] * 32)  # two pages fill one window of the test ingest (64 tokens)
+    (tmp_path / "docs" / "notes.txt").write_text("\n\n".join([page] * 12), encoding="utf-8")
+    report = env.ingest(tmp_path / "docs")
+    assert report.collection_chunks == len(env.snapshot()) == 6

@@ -114,10 +114,10 @@ def test_chat_commands_via_scripted_input(corpus_copy: Path, rag_home: Path) -> 
                 "/sources",
                 "/show 1",
                 "/show 99",
-                "/history",
                 "and what about b?",
                 "/save course",
                 "/bogus",
+                "/history",
                 "/exit",
             ]
         )
@@ -126,9 +126,20 @@ def test_chat_commands_via_scripted_input(corpus_copy: Path, rag_home: Path) -> 
     result = runner.invoke(app, ["chat", "--session", "t1"], input=script)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "/sources" in out and "sources" in out
-    assert "no source 99" in out and "unknown command /bogus" in out
+    # What each input printed: the text between one "you>" prompt and the next.
+    after = dict(zip(script.splitlines(), out.split("you> ")[1:], strict=False))
+    assert "/sources" in after["/help"] and "/show N" in after["/help"]
+    answered = after["What is BM25 k1?"]
+    assert "[1]" in answered and "sources" in answered
     saved = json.loads((rag_home / "sessions" / "course.json").read_text())
+    first_cited = saved["turns"][0]["cited"]
+    assert first_cited and first_cited[0]["chunk_ids"] and first_cited[0]["label"]
+    label = str(first_cited[0]["label"])
+    assert "sources" in after["/sources"] and label[:20] in after["/sources"]
+    assert label[:20] in after["/show 1"] and "k1" in after["/show 1"].lower()
+    assert "no source 99" in after["/show 99"] and "unknown command /bogus" in after["/bogus"]
+    history = out.split("unknown command /bogus")[1]  # its own "you> " lines end the mapping there
+    assert "What is BM25 k1?" in history and "and what about b?" in history
     assert [t["question"] for t in saved["turns"]] == ["What is BM25 k1?", "and what about b?"]
     result = runner.invoke(app, ["chat", "--session", "course"], input="/reset\n/history\n/exit\n")
     assert "conversation forgotten" in result.output and "no history yet" in result.output
