@@ -34,26 +34,34 @@ class Settings(BaseSettings):
     home: Path = Field(
         default_factory=default_home, description="Where stores, sessions and model caches live"
     )
-    store: Path | None = Field(None, description="Chroma folder (default: $RAG_HOME/store)")
+    store: Path | None = Field(
+        None, description="Embedded Chroma folder, with the manifest and BM25 index (unset: $RAG_HOME/store)"
+    )
     collection: str = Field("default", description="Collection name")
     chroma_url: str | None = Field(None, description="Chroma server URL; embedded store when unset")
     chroma_token: str | None = Field(None, description="Bearer token for the Chroma server")
 
-    embedder: str = Field("all-MiniLM-L6-v2", description="Bundled name, local folder or hub id")
+    embedder: str = Field(
+        "all-MiniLM-L6-v2", description="Embedder: bundled name (all-MiniLM-L6-v2), local folder or hub id"
+    )
     embedder_backend: str = Field("sentence-transformers", description="Embedder registry entry")
-    generator: str = Field("qwen2.5-coder-1.5b-instruct", description="Bundled name, local folder or hub id")
+    generator: str = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Generator: qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct (faster), a folder, a .gguf file or a hub id",
+    )
     generator_backend: str = Field("transformers", description="Generator registry entry")
     reranker: str | None = Field(
         "rag-reranker-minilm-l6",
-        description="Cross-encoder: bundled name, local folder or hub id; empty: none",
+        description="Cross-encoder: the built-in rag-reranker-minilm-l6, any sentence-transformers cross-encoder folder or hub id; empty: no reranking",
     )
     reranker_backend: str = Field("cross-encoder", description="Reranker registry entry")
     rerank_fusion: bool = Field(
-        True, description="Order by rank fusion of reranker and retrieval, not by reranker score alone"
+        True,
+        description="Order by rank fusion of the reranker's and the retrieval order; false: by reranker score alone (for a cross-encoder stronger than ours)",
     )
 
     chunk_tokens: int | None = Field(
-        None, description="Chunk size in embedder tokens (default: fits the model)"
+        None, description="Sliding-window size in embedder tokens (unset: fits the embedder, 254 for MiniLM)"
     )
     chunk_overlap: int = Field(32, description="Tokens shared by consecutive chunks")
     max_file_mb: int = Field(200, description="Files larger than this are skipped")
@@ -61,13 +69,17 @@ class Settings(BaseSettings):
     quantize: bool = Field(True, description="int8 dynamic quantization of the generator and reranker on CPU")
     device: str = Field("cpu", description="torch device for the models")
     threads: int | None = Field(None, description="torch threads for generation (default: torch's)")
-    allow_network: bool = Field(False, description="Allow hub downloads for model specs that are hub ids")
+    allow_network: bool = Field(
+        False,
+        description="Allow hub downloads for model specs that are hub ids (HF_HUB_OFFLINE=1 always wins)",
+    )
 
     rerank_threshold: float | None = Field(
-        None, description="Override the calibrated rerank abstention threshold"
+        None,
+        description="Abstention threshold on the best rerank score (unset: calibrated, rag/calibration.json)",
     )
     dense_threshold: float | None = Field(
-        None, description="Override the calibrated dense-similarity threshold"
+        None, description="Abstention threshold on the best dense similarity (unset: calibrated)"
     )
 
     top_k: int = Field(5, description="Passages considered for the answer's context")

@@ -58,3 +58,46 @@ def test_answer_options_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> N
     assert options.rerank_fusion is True and options.abstention.rerank_min == 0.25
     monkeypatch.setenv("RAG_RERANK_FUSION", "false")
     assert ask_options(Settings(), "hash:256", None).rerank_fusion is False
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_reference_sections_are_current() -> None:
+    from rag.ui.reference import render
+
+    text = README.read_text(encoding="utf-8")
+    assert render(text) == text, "README drifted: run python scripts/update_readme.py"
+
+
+def test_readme_settings_table_matches_settings_defaults() -> None:
+    """Read the table back and compare each default with the field's own: one definition each."""
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ") and "`RAG_" in line
+    ]
+    documented = {name: default.strip("`") for name, _, default, _ in rows}
+    assert set(documented) == set(Settings.model_fields)  # every setting, once
+    for name, field in Settings.model_fields.items():
+        value = field.get_default(call_default_factory=False)
+        if name == "home":
+            continue  # a factory: $RAG_HOME or ~/.rag
+        shown = "unset" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        assert documented[name] == shown, name
+
+
+def test_every_answer_budget_comes_from_settings() -> None:
+    from dataclasses import fields
+
+    from rag.wiring import ask_options
+
+    budget = [f.name for f in fields(ask_options(Settings(), "hash:256", None)) if f.name != "abstention"]
+    changed = {
+        name: (not v if isinstance(v, bool) else v * 2 + 1)
+        for name, v in Settings().model_dump().items()
+        if name in budget
+    }
+    assert set(changed) == set(budget)  # every option has a setting of the same name
+    options = ask_options(Settings(**changed), "hash:256", None)
+    assert {name: getattr(options, name) for name in budget} == changed
