@@ -27,8 +27,9 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check rag ingest tests scripts
-	$(BIN)/ruff format --check rag ingest tests scripts
+	$(BIN)/ruff check core rag ingest tests scripts
+	$(BIN)/ruff format --check core rag ingest tests scripts
+	$(BIN)/python scripts/update_readme.py --check
 
 typecheck: install
 	$(BIN)/mypy

@@ -158,6 +158,13 @@ def _cache_dir(models_dir: Path, b: Bundled) -> Path:
     return models_dir / f"{b.name}-{b.sha256[:12]}"
 
 
+def forget_conversion(spec: str, models_dir: Path) -> None:
+    """Delete a bundled GGUF generator's converted cache (benchmarks time the conversion)."""
+    b = BUNDLED.get(spec.lower())
+    if b is not None and b.is_gguf:
+        shutil.rmtree(_cache_dir(models_dir, b), ignore_errors=True)
+
+
 def _local_gguf_cache(models_dir: Path, file: Path) -> Path:
     st = file.stat()
     tag = hashlib.sha256(f"{file.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]

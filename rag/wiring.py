@@ -98,6 +98,11 @@ def build(registry: Registry[T], backend: str, spec: str, s: Settings, **options
     return registry.make(backend, location, **(shared | options))
 
 
+def model_location(s: Settings, role: str, spec: str) -> str:
+    """Where a model spec resolves (a folder, or a hub id when allowed), converting it if needed."""
+    return resolve(spec, role, s.models_dir, s.allow_network)
+
+
 def describe_backend(registry: Registry[Any], backend: str, spec: str, s: Settings) -> Resolution:
     """`rag models`' row for one role: how the spec resolves, or that the backend takes it as given."""
     entry = registry.entry(backend)

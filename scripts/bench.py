@@ -3,7 +3,7 @@
 * ingest pipeline vs raw encoder throughput; unchanged re-ingest vs cold   (bench_ingest.py)
 * retrieve and retrieve + rerank latency at 10k and 100k chunks           (bench_retrieval.py)
 * generator time to first token and decode tokens/s, fp32 vs int8         (bench_generate.py)
-* the same generators under llama.cpp (llama-cpp-python), same GGUF, same threads (optional)
+* the same generators under llama.cpp (llama-cpp-python), same GGUF, prompt and threads (optional; bench_generate.py --llama)
 * peak resident memory of `rag ask`
 
   python scripts/bench.py [--skip ingest,retrieval,generate,llama,memory] [--out bench-results/bench.json]
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+
 RESULTS = ROOT / "bench-results"
 
 
@@ -31,43 +31,6 @@ def run_script(name: str, *extra: str) -> dict[str, object]:
     print(f"$ {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return json.loads(out.read_text())
-
-
-def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
-    try:
-        from llama_cpp import Llama  # type: ignore[import-not-found]
-    except ImportError:
-        print(
-            "llama-cpp-python is not installed (pip install llama-cpp-python builds it); skipping", flush=True
-        )
-        return {"skipped": "llama-cpp-python not installed"}
-    from rag.models import BUNDLED, assemble, gguf_parts
-    from scripts.bench_generate import prompt_messages
-
-    results: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"):
-            bundled = BUNDLED[name]
-            gguf = Path(tmp) / f"{name}.gguf"
-            assert bundled.sha256 is not None
-            assemble(gguf_parts(bundled), gguf, bundled.sha256)
-            llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=2048, verbose=False)
-            t0 = time.perf_counter()
-            first, count = 0.0, 0
-            stream = llm.create_chat_completion(
-                prompt_messages(), max_tokens=new_tokens, stream=True, temperature=0
-            )
-            for part in stream:
-                if part["choices"][0]["delta"].get("content"):
-                    count += 1
-                    first = first or time.perf_counter() - t0
-            total = time.perf_counter() - t0
-            results[name] = {
-                "time_to_first_token_s": round(first, 2),
-                "decode_tokens_per_s": round((count - 1) / (total - first), 2) if count > 1 else 0.0,
-            }
-            gguf.unlink()
-    return results
 
 
 def peak_memory_of_ask(question: str) -> dict[str, object]:
@@ -113,9 +76,8 @@ def main() -> None:
     if "retrieval" not in skip:
         results["retrieval"] = run_script("retrieval")
     if "generate" not in skip:
-        results["generate"] = run_script("generate", "--threads", str(threads))
-    if "llama" not in skip:
-        results["llama_cpp"] = llama_cpp(threads, 48)
+        llama = [] if "llama" in skip else ["--llama"]
+        results["generate"] = run_script("generate", "--threads", str(threads), *llama)
     if "memory" not in skip:
         results["rag_ask_memory"] = peak_memory_of_ask("How many layers did ResNet train on ImageNet?")
     args.out.write_text(json.dumps(results, indent=2) + "\n")

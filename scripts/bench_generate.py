@@ -11,44 +11,51 @@ import argparse
 import gc
 import json
 import os
-import shutil
-import sys
+import tempfile
 import time
 from pathlib import Path
 
+from core.types import Chunk
+from ingest.loaders import LoadOptions, loader_for
+from rag.answer import answer_messages
+from rag.cli import quiet_libraries
+from rag.config import Settings, load_settings
+from rag.generate import Message
+from rag.models import describe, forget_conversion, resolve
+from rag.types import Hit, Passage
+from rag.wiring import generator_provider
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-from rag.generate import TransformersGenerator  # noqa: E402
-from rag.models import BUNDLED, MARKER, _cache_dir, resolve  # noqa: E402
+QUESTION = "Why do residual connections help very deep networks?"
 
 
-def prompt_messages() -> list[dict[str, str]]:
-    """A realistic RAG prompt: the sample corpus' gradient lecture as the source (~500 tokens)."""
-    from ingest.loaders import LoadOptions, loader_for
-
+def prompt_messages() -> list[Message]:
+    """A realistic RAG prompt built by the answer path itself: the sample corpus' gradient lecture
+    as source [1] (~500 tokens)."""
     path = ROOT / "corpus" / "lectures" / "deep-learning-01-gradients.srt"
     loader = loader_for(path)
     assert loader is not None
-    text = " ".join(u.text for u in loader(path, LoadOptions()).units)
-    return [
-        {"role": "system", "content": (ROOT / "rag" / "prompts" / "system.txt").read_text()},
-        {
-            "role": "user",
-            "content": f"Sources:\n\n[1] (Deep Learning 01)\n{text}\n\nQuestion: Why do residual "
-            "connections help very deep networks? Answer in English in 2-4 plain sentences.",
-        },
-    ]
+    doc = loader(path, LoadOptions())
+    text = " ".join(u.text for u in doc.units)
+    chunk = Chunk(
+        id="bench",
+        text=text,
+        source=str(path),
+        chunk_index=0,
+        title="Deep Learning 01",
+        kind=doc.kind,
+        content_hash="",
+    )
+    return answer_messages(QUESTION, "en", [Passage(1, Hit(chunk), [chunk], text)], "")
 
 
-def measure(path: str, quantize: bool, threads: int, new_tokens: int) -> dict[str, float]:
+def measure(s: Settings, new_tokens: int) -> dict[str, float]:
     t = time.perf_counter()
-    gen = TransformersGenerator(path, quantize=quantize, threads=threads)
+    gen = generator_provider(s)()
     load_s = time.perf_counter() - t
-    gen.model.generation_config.min_new_tokens = new_tokens  # a fixed decode length to time
+    # A fixed decode length to time: reach past the Generator protocol to the transformers model.
+    gen.model.generation_config.min_new_tokens = new_tokens  # type: ignore[attr-defined]
     out = gen.generate(prompt_messages(), max_new_tokens=new_tokens)
     decode_s = out.seconds - out.first_token_s
     result = {
@@ -63,35 +70,77 @@ def measure(path: str, quantize: bool, threads: int, new_tokens: int) -> dict[st
     return result
 
 
+def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        print(
+            "llama-cpp-python is not installed (pip install llama-cpp-python builds it); skipping", flush=True
+        )
+        return {"skipped": "llama-cpp-python not installed"}
+    from rag.models import BUNDLED, assemble, gguf_parts
+
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"):
+            bundled = BUNDLED[name]
+            gguf = Path(tmp) / f"{name}.gguf"
+            assert bundled.sha256 is not None
+            assemble(gguf_parts(bundled), gguf, bundled.sha256)
+            llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=2048, verbose=False)
+            t0 = time.perf_counter()
+            first, count = 0.0, 0
+            stream = llm.create_chat_completion(
+                prompt_messages(), max_tokens=new_tokens, stream=True, temperature=0
+            )
+            for part in stream:
+                if part["choices"][0]["delta"].get("content"):
+                    count += 1
+                    first = first or time.perf_counter() - t0
+            total = time.perf_counter() - t0
+            results[name] = {
+                "time_to_first_token_s": round(first, 2),
+                "decode_tokens_per_s": round((count - 1) / (total - first), 2) if count > 1 else 0.0,
+            }
+            gguf.unlink()
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="qwen2.5-coder-0.5b-instruct,qwen2.5-coder-1.5b-instruct")
     ap.add_argument(
-        "--models-dir", type=Path, default=Path(os.environ.get("RAG_HOME", Path.home() / ".rag")) / "models"
+        "--home", type=Path, default=None, help="RAG home with the model cache (default: settings)"
     )
     ap.add_argument("--fresh", action="store_true", help="delete the cached conversion first, to time it")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--new-tokens", type=int, default=48)
+    ap.add_argument(
+        "--llama", action="store_true", help="also time llama.cpp (llama-cpp-python) on the same GGUF"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "generate.json")
     args = ap.parse_args()
+    quiet_libraries()
     results: dict[str, object] = {"threads": args.threads, "new_tokens": args.new_tokens}
     for name in args.models.split(","):
         entry: dict[str, object] = {}
-        cache = _cache_dir(args.models_dir, BUNDLED[name])
-        if args.fresh and cache.exists():
-            shutil.rmtree(cache)
-        if not (cache / MARKER).exists():
+        s = load_settings(home=args.home, generator=name, threads=args.threads)
+        if args.fresh:
+            forget_conversion(name, s.models_dir)
+        if describe(name, "generator", s.models_dir).status == "convert":
             t = time.perf_counter()
-            resolve(name, "generator", args.models_dir)
+            resolve(name, "generator", s.models_dir)
             entry["convert_s"] = round(time.perf_counter() - t, 1)
-        path = resolve(name, "generator", args.models_dir)
+        path = resolve(name, "generator", s.models_dir)
         entry["cache_mb"] = round(sum(f.stat().st_size for f in Path(path).iterdir()) / 2**20)
-        entry["fp32"] = measure(path, False, args.threads, args.new_tokens)
-        entry["int8"] = measure(path, True, args.threads, args.new_tokens)
+        entry["fp32"] = measure(s.model_copy(update={"quantize": False}), args.new_tokens)
+        entry["int8"] = measure(s.model_copy(update={"quantize": True}), args.new_tokens)
         fp32, int8 = entry["fp32"], entry["int8"]
         entry["int8_decode_speedup"] = round(int8["decode_tokens_per_s"] / fp32["decode_tokens_per_s"], 2)  # type: ignore[index]
         results[name] = entry
         print(json.dumps({name: entry}, indent=2), flush=True)
+    if args.llama:
+        results["llama_cpp"] = llama_cpp(args.threads, args.new_tokens)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

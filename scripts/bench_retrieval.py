@@ -15,31 +15,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from core.lexical import LexicalIndex
+from core.store import ChromaStore
+from core.types import Chunk
+from ingest.chunking import chunk_document
+from ingest.loaders import LoadOptions, loader_for
+from rag import wiring
+from rag.cli import quiet_libraries
+from rag.config import load_settings
+from rag.retrieve import Retriever
 
-from core.embedder import make_embedder  # noqa: E402
-from core.lexical import LexicalIndex  # noqa: E402
-from core.store import ChromaStore  # noqa: E402
-from core.types import Chunk  # noqa: E402
-from ingest.chunking import ChunkConfig, chunk_document  # noqa: E402
-from ingest.loaders import LoadOptions, loader_for  # noqa: E402
-from rag.models import resolve  # noqa: E402
-from rag.rerank import make_reranker  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -58,12 +53,11 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true", help="no int8 quantization of the cross-encoder")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "retrieval.json")
     args = ap.parse_args()
+    quiet_libraries()
     rng = random.Random(7)
-    folder = Path(resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent")))
-    embedder = make_embedder(
-        "sentence-transformers", str(folder), name="sentence-transformers:all-MiniLM-L6-v2"
-    )
-    config = ChunkConfig(size=embedder.max_tokens - 2, overlap=32)
+    s = load_settings(embedder="all-MiniLM-L6-v2", quantize=not args.fp32)
+    embedder = wiring.embedder_for_ingest(s)
+    config = wiring.chunk_config(s, embedder)
     base: list[Chunk] = []
     for path in sorted((args.data / "changelog_practical_ai").glob("*.md")):
         loader = loader_for(path)
@@ -80,9 +74,10 @@ def main() -> None:
 
     # The cross-encoder asked for (a spec that does not resolve is an error, not a silent swap);
     # without one, the full 6-layer MiniLM shape with an untrained head: timing only.
-    location = resolve(args.reranker, "reranker", Path("/nonexistent")) if args.reranker else str(folder)
-    name = args.reranker or "minilm-l6-shape"
-    cross = make_reranker("cross-encoder", location, name=name, quantize=not args.fp32)
+    shape = wiring.model_location(s, "embedder", "all-MiniLM-L6-v2")
+    s = s.model_copy(update={"reranker": args.reranker or shape, "reranker_backend": "cross-encoder"})
+    cross = wiring.reranker(s)
+    assert cross is not None
     long_chunks = sorted(base, key=lambda c: -c.tokens)[:20]
     longest = [c.text for c in long_chunks]
     budget, scores = [], []
@@ -100,7 +95,8 @@ def main() -> None:
         "rerank_20_longest_chunks_mean_tokens": sum(c.tokens for c in long_chunks) // len(long_chunks),
     }
     if not args.fp32:
-        exact = make_reranker("cross-encoder", location, name=name)
+        exact = wiring.reranker(s.model_copy(update={"quantize": False}))
+        assert exact is not None
         ref = [exact.rank(q, longest) for q in queries[:10]]
         results["int8_max_score_change"] = round(
             max(abs(a - b) for x, y in zip(scores, ref, strict=True) for a, b in zip(x, y, strict=True)), 4

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -20,21 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from core.lexical import synced
+from core.store import ChromaStore
+from core.types import Chunk
+from ingest.manifest import Manifest, ManifestStore
+from ingest.pipeline import IngestOptions, Ingestor
+from ingest.remote_manifest import ChromaManifest
+from rag import wiring
+from rag.cli import quiet_libraries
+from rag.config import load_settings
+from rag.retrieve import Retriever
 
-from core.embedder import make_embedder  # noqa: E402
-from core.lexical import synced  # noqa: E402
-from core.store import ChromaStore  # noqa: E402
-from core.types import Chunk  # noqa: E402
-from ingest.chunking import ChunkConfig  # noqa: E402
-from ingest.manifest import Manifest, ManifestStore  # noqa: E402
-from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
-from ingest.remote_manifest import ChromaManifest  # noqa: E402
-from rag.models import resolve  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -68,20 +64,17 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=40)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "server.json")
     args = ap.parse_args()
+    quiet_libraries()
     docs = args.data / "changelog_practical_ai"
     if not docs.exists():
         sys.exit(f"{docs} not found")
     work = Path(tempfile.mkdtemp(prefix="rag-bench-srv-"))
     proc, url = start_server(work / "server")
     try:
-        folder = resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
-        embedder = make_embedder(
-            "sentence-transformers", folder, name="sentence-transformers:all-MiniLM-L6-v2"
-        )
+        s = load_settings(home=work, embedder="all-MiniLM-L6-v2", collection="bench")
+        embedder = wiring.embedder_for_ingest(s)
         embedder.embed(["warm up"] * 4)
-        options = IngestOptions(
-            collection="bench", chunk=ChunkConfig(size=embedder.max_tokens - 2, overlap=32)
-        )
+        options = IngestOptions(collection="bench", chunk=wiring.chunk_config(s, embedder))
         results: dict[str, object] = {}
         for kind in ("embedded", "server"):
             store = ChromaStore(work / "embedded") if kind == "embedded" else ChromaStore(url=url)
@@ -134,9 +127,9 @@ def main() -> None:
                 "queries_per_s": round(len(lat) / sum(lat), 1),
             }
             print(json.dumps({kind: results[kind]}, indent=2), flush=True)
-        e, s = results["embedded"], results["server"]
+        emb, srv = results["embedded"], results["server"]
         results["server_vs_embedded"] = {
-            k: round(s[k] / e[k], 2)  # type: ignore[index]
+            k: round(srv[k] / emb[k], 2)  # type: ignore[index]
             for k in ("ingest_chunks_per_s", "raw_write_chunks_per_s", "queries_per_s")
         }
         print(json.dumps({"server_vs_embedded": results["server_vs_embedded"]}, indent=2))

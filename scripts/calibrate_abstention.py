@@ -1,14 +1,15 @@
-"""Calibrate the no-reranker abstention rule on real questions.
+"""Calibrate the abstention thresholds on real questions, through the query path `rag ask` runs.
 
-For SQuAD 2.0 (English) and SQuAD-es 2.0 (Spanish) questions that have an answer, we score each
-question twice against the paragraphs of the data set, with the same signals `rag` uses at query
-time (best dense cosine of the top hits, best BM25-hit word coverage):
-  * present: all paragraphs (its own article is in the collection) → should answer;
-  * absent:  paragraphs of every other article (the topic is not in the collection) → should abstain.
-The thresholds chosen maximise balanced accuracy with at most 10% wrong abstentions, and are
-written to rag/calibration.json for the embedder.
+For SQuAD 2.0 (English) and SQuAD-es 2.0 (Spanish) the articles are split in two halves, each
+ingested into its own collection by the real pipeline. Every answerable question is searched twice
+with `Assistant.search` (hybrid retrieval, then the reranker when one is given), and its abstention
+signals are read by `rag.abstain.evidence`, exactly as at query time:
+  * present: the collection holding its own article → should answer;
+  * absent:  the other half's collection (the topic is not there) → should abstain.
+The thresholds chosen maximise balanced accuracy with at most 10% wrong abstentions and are
+written to rag/calibration.json (the embedder's, or with --reranker, the reranker's).
 
-    python scripts/calibrate_abstention.py [--per-lang 300] [--data ../shared/data]
+    python scripts/calibrate_abstention.py [--per-lang 300] [--reranker NAME] [--write]
 """
 
 from __future__ import annotations
@@ -16,63 +17,124 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ingest.pipeline import IngestOptions, Ingestor
+from rag import wiring
+from rag.abstain import Abstention, Evidence, evidence
+from rag.answer import Assistant
+from rag.cli import quiet_libraries
+from rag.config import Settings, load_settings
+from rag.generate import Generator
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from core.embedder import make_embedder  # noqa: E402
-from core.lexical import LexicalIndex  # noqa: E402
-from core.text import rrf
-from rag.models import resolve  # noqa: E402
-from rag.rerank import Reranker, make_reranker  # noqa: E402
-from rag.retrieve import lexical_coverage  # noqa: E402
+MAX_WRONG = 0.10
 
 
-def load_squad(
-    path: Path, per_lang: int, rng: random.Random, only: set[str] | None = None
-) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
-    """All paragraphs (the collection), and up to per_lang answerable questions (from `only` articles)."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    paragraphs: list[tuple[str, str]] = []  # (article, text)
-    questions: list[tuple[str, int]] = []  # (question, paragraph index)
-    for article in data:
-        for para in article["paragraphs"]:
-            paragraphs.append((article["title"], para["context"]))
-            for qa in para["qas"]:
-                if not qa.get("is_impossible") and (only is None or article["title"] in only):
-                    questions.append((qa["question"], len(paragraphs) - 1))
-    rng.shuffle(questions)
-    return paragraphs, questions[:per_lang]
+@dataclass(frozen=True)
+class Row:
+    lang: str
+    answerable: bool
+    ev: Evidence
+
+
+def load_squad(path: Path) -> dict[str, list[tuple[str, list[str]]]]:
+    """article title → its paragraphs, each with its answerable questions."""
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        out[article["title"]] = [
+            (p["context"], [qa["question"] for qa in p["qas"] if not qa.get("is_impossible")])
+            for p in article["paragraphs"]
+        ]
+    return out
+
+
+def half_assistant(s: Settings, name: str, paragraphs: list[str], work: Path) -> Assistant:
+    """A collection of these paragraphs, ingested by the real pipeline, and an Assistant over it."""
+    docs = work / name
+    docs.mkdir(parents=True)
+    for i, text in enumerate(paragraphs):
+        (docs / f"p{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
+    embedder = wiring.embedder_for_ingest(s)
+    store = wiring.open_store(s)
+    manifest = wiring.open_manifest(s, store)
+    options = IngestOptions(collection=name, chunk=wiring.chunk_config(s, embedder))
+    Ingestor(store, manifest, embedder, wiring.lexical_dir(s, name), options).run(docs)
+    manifest.close()
+    return wiring.assistant(s.model_copy(update={"collection": name}), name, generator=_no_generator)
+
+
+def _no_generator() -> Generator:
+    raise RuntimeError("calibration never generates")
 
 
 def signals(
-    q: str,
-    qv: np.ndarray,
-    pv: np.ndarray,
-    texts: list[str],
-    mask: np.ndarray,
-    lex: LexicalIndex | None,
-    ids: dict[str, int],
-    reranker: Reranker | None,
-    k: int = 10,
-) -> tuple[float, float, float]:
-    """(best dense similarity, best word coverage of the top hits, best rerank score of the fused top 20)."""
-    sims = np.where(mask, pv @ qv, -1.0)
-    dense_top = [int(i) for i in np.argsort(-sims)[: 2 * k]]
-    lexical = [ids[i] for i, _ in lex.search(q, 2 * k)] if lex is not None else []
-    cands = [i for i in dict.fromkeys(dense_top[:k] + lexical[:k]) if mask[i]]
-    cover = max((lexical_coverage(q, texts[i]) for i in cands), default=0.0)
-    best_rr = float("nan")
-    if reranker is not None:
-        fused = rrf([[str(i) for i in dense_top], [str(i) for i in lexical]])
-        top = [int(i) for i in sorted(fused, key=fused.__getitem__, reverse=True) if mask[int(i)]][:20]
-        best_rr = max(reranker.rank(q, [texts[i] for i in top]), default=float("-inf"))
-    return float(sims[dense_top[0]]), cover, best_rr
+    s: Settings, lang: str, data: Path, per_lang: int, rng: random.Random, only: set[str] | None
+) -> list[Row]:
+    articles = load_squad(data)
+    titles = sorted(articles)
+    rng.shuffle(titles)
+    halves = [titles[::2], titles[1::2]]
+    with tempfile.TemporaryDirectory(prefix="rag-calibrate-") as tmp:
+        work = Path(tmp)
+        helpers = [
+            half_assistant(s, f"{lang}-{h}", [p for t in half for p, _ in articles[t]], work)
+            for h, half in enumerate(halves)
+        ]
+        asked = [
+            (q, h)
+            for h, half in enumerate(halves)
+            for t in half
+            if only is None or t in only
+            for _, qs in articles[t]
+            for q in qs
+        ]
+        rng.shuffle(asked)
+        rows = []
+        for q, h in asked[:per_lang]:
+            for which, answerable in ((h, True), (1 - h, False)):
+                a = helpers[which]
+                ranked = a.search(q)
+                rows.append(Row(lang, answerable, evidence(q, ranked, a.options.top_k)))
+    return rows
+
+
+def rates(rows: list[Row], rule: Abstention) -> dict[str, float]:
+    decided = [(r.answerable, rule.decide(r.ev)[0]) for r in rows]
+    pos = [abstain for answerable, abstain in decided if answerable]
+    neg = [abstain for answerable, abstain in decided if not answerable]
+    return {
+        "wrong_abstention_rate": round(sum(pos) / len(pos), 3),
+        "correct_abstention_rate": round(sum(neg) / len(neg), 3),
+    }
+
+
+def balanced(r: dict[str, float]) -> float:
+    return (r["correct_abstention_rate"] + 1 - r["wrong_abstention_rate"]) / 2
+
+
+def best_rule(rows: list[Row], candidates: list[Abstention]) -> Abstention:
+    """The candidate with the best balanced accuracy among those wrongly abstaining ≤ MAX_WRONG."""
+    scored = [
+        (balanced(r), rule)
+        for rule in candidates
+        if (r := rates(rows, rule))["wrong_abstention_rate"] <= MAX_WRONG
+    ]
+    if not scored:
+        raise SystemExit("no threshold keeps wrong abstentions under 10%")
+    return max(scored, key=lambda x: x[0])[1]
+
+
+def measured(rows: list[Row], rule: Abstention) -> dict[str, dict[str, float]]:
+    return {
+        lang: rates([r for r in rows if lang == "all" or r.lang == lang], rule)
+        for lang in ("en", "es", "all")
+    }
 
 
 def main() -> None:
@@ -80,152 +142,60 @@ def main() -> None:
     ap.add_argument("--per-lang", type=int, default=300)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--embedder", default="all-MiniLM-L6-v2")
-    ap.add_argument(
-        "--reranker", default=None, help="also calibrate this cross-encoder (bundled name or path)"
-    )
+    ap.add_argument("--reranker", default="", help="calibrate this cross-encoder's threshold instead")
     ap.add_argument("--write", action="store_true", help="update rag/calibration.json")
     args = ap.parse_args()
-    rng = random.Random(13)
-    embedder = make_embedder(
-        "sentence-transformers",
-        resolve(args.embedder, "embedder", Path("/nonexistent")),
-        name=f"sentence-transformers:{args.embedder}",
-    )
-    reranker = (
-        # int8, as `rag` runs a cross-encoder on the CPU: the threshold is for the scores it will see.
-        make_reranker(
-            "cross-encoder",
-            resolve(args.reranker, "reranker", Path("/nonexistent")),
-            name=args.reranker,
-            quantize=True,
-        )
-        if args.reranker
-        else None
-    )
-    # A reranker trained on SQuAD is calibrated on its held-out articles only.
-    held_out: dict[str, set[str]] = {}
-    report_file = (
-        Path(resolve(args.reranker, "reranker", Path("/nonexistent"))) / "train_report.json"
-        if args.reranker
-        else None
-    )
-    if report_file is not None and report_file.exists():
-        held_out = {
-            k: set(v["val_titles"]) for k, v in json.loads(report_file.read_text())["validation"].items()
-        }
-    rows: list[dict[str, object]] = []
+    quiet_libraries()
     t0 = time.perf_counter()
-    for lang, rel in (
-        ("en", "squad2_dev_half_en/dev-v2.0.json"),
-        ("es", "squad_es_v2_dev/dev-v2.0-es_small.json"),
-    ):
-        paragraphs, questions = load_squad(args.data / rel, args.per_lang, rng, held_out.get(lang))
-        texts = [t for _, t in paragraphs]
-        articles = np.array([a for a, _ in paragraphs])
-        pv = embedder.embed(texts)
-        qv = embedder.embed([q for q, _ in questions], query=True)
-        ids = {str(i): i for i in range(len(texts))}
-        full = LexicalIndex.build((str(i), t) for i, t in enumerate(texts))
-        per_article: dict[str, LexicalIndex | None] = {}
-        for (q, p), v in zip(questions, qv, strict=True):
-            art = articles[p]
-            if art not in per_article:
-                per_article[art] = LexicalIndex.build(
-                    (str(i), t) for i, t in enumerate(texts) if articles[i] != art
-                )
-            everything = np.ones(len(texts), dtype=bool)
-            present = signals(q, v, pv, texts, everything, full, ids, reranker)
-            absent = signals(q, v, pv, texts, articles != art, per_article[art], ids, reranker)
-            rows.append(
-                {"lang": lang, "answerable": True, "dense": present[0], "cover": present[1], "rr": present[2]}
-            )
-            rows.append(
-                {"lang": lang, "answerable": False, "dense": absent[0], "cover": absent[1], "rr": absent[2]}
-            )
-    best: tuple[float, float, float] | None = None
-    for lex_min in (0.5, 0.6, 0.7, 0.8, 0.9, 1.01):
-        for dense_min in np.arange(0.0, 0.9, 0.01):
-            abstain = [r["dense"] < dense_min and r["cover"] < lex_min for r in rows]  # type: ignore[operator]
-            pos = [a for a, r in zip(abstain, rows, strict=True) if r["answerable"]]
-            neg = [a for a, r in zip(abstain, rows, strict=True) if not r["answerable"]]
-            wrong_abstain = sum(pos) / len(pos)
-            right_abstain = sum(neg) / len(neg)
-            if wrong_abstain > 0.10:
-                continue
-            bal = (right_abstain + 1 - wrong_abstain) / 2
-            if best is None or bal > best[0]:
-                best = (bal, float(round(dense_min, 2)), lex_min)
-    assert best is not None
-    _, dense_min, lex_min = best
-    report: dict[str, object] = {
-        "embedder": embedder.name,
-        "dense_min": dense_min,
-        "lexical_min": lex_min,
+    with tempfile.TemporaryDirectory(prefix="rag-calibrate-home-") as home:
+        # int8 as `rag` runs a cross-encoder on the CPU: the threshold is for the scores it will see.
+        s = load_settings(home=Path(home), embedder=args.embedder, reranker=args.reranker, quantize=True)
+        held_out: dict[str, set[str]] = {}
+        if args.reranker:  # a reranker trained on SQuAD is calibrated on its held-out articles only
+            report = Path(wiring.model_location(s, "reranker", args.reranker)) / "train_report.json"
+            if report.exists():
+                validation = json.loads(report.read_text())["validation"]
+                held_out = {k: set(v["val_titles"]) for k, v in validation.items()}
+        rng = random.Random(13)
+        rows = signals(
+            s, "en", args.data / "squad2_dev_half_en/dev-v2.0.json", args.per_lang, rng, held_out.get("en")
+        )
+        rows += signals(
+            s,
+            "es",
+            args.data / "squad_es_v2_dev/dev-v2.0-es_small.json",
+            args.per_lang,
+            rng,
+            held_out.get("es"),
+        )
+    data = json.loads((ROOT / "rag" / "calibration.json").read_text())
+    generic = data["generic"]
+    if args.reranker:
+        scores = sorted({r.ev.best_rerank for r in rows if r.ev.best_rerank is not None})
+        rule = best_rule(rows, [Abstention(t, generic["dense_min"], generic["lexical_min"]) for t in scores])
+        assert rule.rerank_min is not None
+        entry: dict[str, object] = {"rerank_min": round(rule.rerank_min, 4)}
+        section, key = "rerankers", f"cross-encoder:{args.reranker}"
+    else:
+        grid = [
+            Abstention(None, round(float(d), 2), lex)
+            for lex in (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+            for d in np.arange(0.0, 0.9, 0.01)
+        ]
+        rule = best_rule(rows, grid)
+        entry = {"dense_min": rule.dense_min, "lexical_min": rule.lexical_min}
+        section, key = "embedders", f"sentence-transformers:{args.embedder}"
+    entry |= {
+        "measured": measured(rows, rule),
         "questions_per_lang": args.per_lang,
-        "seconds": round(time.perf_counter() - t0, 1),
+        "command": "python scripts/calibrate_abstention.py"
+        + (f" --reranker {args.reranker}" if args.reranker else "")
+        + " --write",
     }
-    for lang in ("en", "es", "all"):
-        sel = [r for r in rows if lang == "all" or r["lang"] == lang]
-        ab = [r["dense"] < dense_min and r["cover"] < lex_min for r in sel]  # type: ignore[operator]
-        pos = [a for a, r in zip(ab, sel, strict=True) if r["answerable"]]
-        neg = [a for a, r in zip(ab, sel, strict=True) if not r["answerable"]]
-        report[lang] = {
-            "wrong_abstention_rate": round(sum(pos) / len(pos), 3),
-            "correct_abstention_rate": round(sum(neg) / len(neg), 3),
-        }
-    if reranker is not None:
-        report["reranker"] = calibrate_reranker(rows, reranker.name)
-    print(json.dumps(report, indent=2))
+    print(json.dumps({key: entry, "seconds": round(time.perf_counter() - t0, 1)}, indent=2))
     if args.write:
-        target = ROOT / "rag" / "calibration.json"
-        data = json.loads(target.read_text())
-        if reranker is not None:
-            # Its questions come from the reranker's held-out articles only: a different sample,
-            # so the embedder's thresholds (calibrated without --reranker) are left alone.
-            data.setdefault("rerankers", {})[reranker.name] = report["reranker"]
-        else:
-            data.setdefault("embedders", {})[embedder.name] = {
-                "dense_min": dense_min,
-                "lexical_min": lex_min,
-                "measured": {k: report[k] for k in ("en", "es", "all")},
-                "command": "python scripts/calibrate_abstention.py --write",
-            }
-        target.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def rates(rows: list[dict[str, object]], abstain: list[bool]) -> dict[str, float]:
-    pos = [a for a, r in zip(abstain, rows, strict=True) if r["answerable"]]
-    neg = [a for a, r in zip(abstain, rows, strict=True) if not r["answerable"]]
-    return {
-        "wrong_abstention_rate": round(sum(pos) / len(pos), 3),
-        "correct_abstention_rate": round(sum(neg) / len(neg), 3),
-    }
-
-
-def calibrate_reranker(rows: list[dict[str, object]], name: str) -> dict[str, object]:
-    """The rerank threshold with the best balanced accuracy at most 10% wrong abstentions."""
-    scores = sorted({float(r["rr"]) for r in rows})  # type: ignore[arg-type]
-    best: tuple[float, float] | None = None
-    for thr in scores:
-        r = rates(rows, [float(x["rr"]) < thr for x in rows])  # type: ignore[arg-type]
-        if r["wrong_abstention_rate"] > 0.10:
-            break
-        bal = (r["correct_abstention_rate"] + 1 - r["wrong_abstention_rate"]) / 2
-        if best is None or bal > best[0]:
-            best = (bal, thr)
-    assert best is not None
-    thr = round(best[1], 4)
-    out: dict[str, object] = {
-        "rerank_min": thr,
-        "reranker": name,
-        "command": "python scripts/calibrate_abstention.py --reranker NAME --write",
-    }
-    measured = {}
-    for lang in ("en", "es", "all"):
-        sel = [r for r in rows if lang == "all" or r["lang"] == lang]
-        measured[lang] = rates(sel, [float(r["rr"]) < thr for r in sel])  # type: ignore[arg-type]
-    out["measured"] = measured
-    return out
+        data.setdefault(section, {})[key] = entry
+        (ROOT / "rag" / "calibration.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

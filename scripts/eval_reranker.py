@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -22,24 +21,18 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from rag import eval_data, wiring
+from rag.cli import quiet_libraries
+from rag.config import load_settings
+from rag.evaluate import Ranking, run_eval
+from rag.metrics import mrr_at, ndcg_at
 
-from core.embedder import make_embedder  # noqa: E402
-from ingest.chunking import ChunkConfig  # noqa: E402
-from rag import eval_data  # noqa: E402
-from rag.answer import AskOptions  # noqa: E402
-from rag.evaluate import Ranking, run_eval  # noqa: E402
-from rag.metrics import mrr_at, ndcg_at  # noqa: E402
-from rag.models import resolve  # noqa: E402
-from rag.rerank import make_reranker  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def paired(
     rankings: dict[str, list[Ranking]], metric: str, stage: str, rounds: int = 10_000
-) -> dict[str, float]:
+) -> dict[str, object]:
     """Per-query difference stage - hybrid: mean, 95% bootstrap interval, and the share of bootstrap
     means <= 0 (a one-sided p-value for "no better than hybrid")."""
     fn = {"ndcg_at_10": lambda r, g: ndcg_at(r, g, 10), "mrr_at_10": lambda r, g: mrr_at(r, g, 10)}[metric]
@@ -75,12 +68,13 @@ def main() -> None:
     ap.add_argument("--card", action="store_true", help="write the results into the reranker's README.md")
     ap.add_argument("--fp32", action="store_true", help="no int8 quantization of the cross-encoder")
     args = ap.parse_args()
-    folder = resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
-    embedder = make_embedder("sentence-transformers", folder, name="sentence-transformers:all-MiniLM-L6-v2")
-    model = Path(resolve(args.reranker, "reranker", Path("/nonexistent")))
-    reranker = make_reranker("cross-encoder", str(model), quantize=not args.fp32)
-    chunk = ChunkConfig(size=embedder.max_tokens - 2, overlap=32)
-    options = AskOptions(candidates=30)
+    quiet_libraries()
+    s = load_settings(embedder="all-MiniLM-L6-v2", reranker=args.reranker, quantize=not args.fp32)
+    embedder = wiring.embedder_for_ingest(s)
+    model = Path(wiring.model_location(s, "reranker", args.reranker))
+    reranker = wiring.reranker(s)
+    chunk = wiring.chunk_config(s, embedder)
+    options = wiring.ask_options(s, embedder.name, reranker)
     loaders = {
         "cranfield": lambda: eval_data.load(args.data / "cranfield"),
         "clapnq": lambda: eval_data.load(args.data / "clapnq_dev"),

@@ -40,12 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.lexical import LexicalIndex
+from rag import wiring
+from rag.cli import quiet_libraries
+from rag.config import load_settings
 
-from core.embedder import make_embedder  # noqa: E402
-from core.lexical import LexicalIndex  # noqa: E402
-from rag.models import resolve  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SETS = {"en": "squad2_dev_half_en/dev-v2.0.json", "es": "squad_es_v2_dev/dev-v2.0-es_small.json"}
 
@@ -248,12 +248,14 @@ def main() -> None:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
-    base = resolve("all-MiniLM-L6-v2", "embedder", Path("/nonexistent"))
+    quiet_libraries()
+    s = load_settings(embedder="all-MiniLM-L6-v2")
+    base = wiring.model_location(s, "embedder", s.embedder)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.mined and args.mined.exists():
         groups, val, val_files = pickle.loads(args.mined.read_bytes())
     else:
-        embedder = make_embedder("sentence-transformers", base, name="bi-encoder")
+        embedder = wiring.embedder_for_ingest(s)
         groups, val, val_files = [], [], {}
         for lang, rel in SETS.items():
             data = json.loads((args.data / rel).read_text(encoding="utf-8"))

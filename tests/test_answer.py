@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,11 +26,11 @@ from tests.helpers import Env, ask_options
 EMB = make_embedder("hash", "256")
 
 
-def embed(texts: list[str]) -> np.ndarray:
+def embed(texts: Sequence[str]) -> np.ndarray:
     return EMB.embed(texts)
 
 
-def chunk(i: int, text: str, source: str = "/d/talk.srt", **kw: object) -> Chunk:
+def chunk(i: int, text: str, source: str = "/d/talk.srt", **kw: Any) -> Chunk:
     return Chunk(
         id=f"{source}#{i}",
         text=text,
@@ -39,7 +40,7 @@ def chunk(i: int, text: str, source: str = "/d/talk.srt", **kw: object) -> Chunk
         kind="subtitles",
         content_hash=str(i),
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture()
@@ -61,7 +62,7 @@ def assistant(
 
 def rule(**thresholds: float) -> Abstention:
     """The generic (uncalibrated) rule with some thresholds changed."""
-    return replace(calibrated_abstention("hash:256", None), **thresholds)  # type: ignore[arg-type]
+    return replace(calibrated_abstention("hash:256", None), **thresholds)
 
 
 def test_rrf_rewards_agreement() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from ingest.chunking import ChunkConfig, chunk_document, windows
 from tests.helpers import Env
 
 
-def words(texts: list[str] | tuple[str, ...]) -> list[int]:
+def words(texts: Sequence[str]) -> list[int]:
     return [len(t.split()) for t in texts]
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_every_answer_budget_comes_from_settings() -> None:
     from rag.wiring import ask_options
 
     budget = [f.name for f in fields(ask_options(Settings(), "hash:256", None)) if f.name != "abstention"]
-    changed = {
+    changed: dict[str, Any] = {
         name: (not v if isinstance(v, bool) else v * 2 + 1)
         for name, v in Settings().model_dump().items()
         if name in budget

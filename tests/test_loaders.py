@@ -153,6 +153,7 @@ def test_binary_and_non_utf8(tmp_path: Path) -> None:
     assert "Windows-1252" in doc.warnings[0]
 
 
+@pytest.mark.slow  # parses a 117-page PDF among others: seconds, so the full suite only
 def test_pdf_edge_cases() -> None:
     folder = shared("pdf_edgecases_pypdf")
     with pytest.raises(InputError, match="password-protected"):

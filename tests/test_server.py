@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 
 from rag.cli import app
 
+# A real Chroma server per test (seconds each): part of the full suite, not of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

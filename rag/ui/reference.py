@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rag.config import Settings
@@ -48,11 +49,18 @@ def sections() -> dict[str, str]:
     return {"settings": settings_table(), "commands": command_help()}
 
 
+def _filled(body: str) -> Callable[[re.Match[str]], str]:
+    def fill(m: re.Match[str]) -> str:
+        return m.group(1) + body + "\n" + m.group(2)
+
+    return fill
+
+
 def render(readme: str) -> str:
     """The README with each `<!-- NAME:begin -->…<!-- NAME:end -->` block regenerated."""
     for name, body in sections().items():
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(readme):
             raise ValueError(f"README has no <!-- {name}:begin --> … <!-- {name}:end --> block")
-        readme = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), readme)
+        readme = pattern.sub(_filled(body), readme)
     return readme
