@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 
 class LexicalIndex:
+    """BM25 over a collection's chunk texts (bm25s), saved beside the store with the collection
+    revision it was built from."""
+
     def __init__(self, bm25: object, ids: list[str], revision: str = "") -> None:
         self._bm25 = bm25
         self.ids = ids

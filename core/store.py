@@ -44,6 +44,9 @@ class CollectionInfo:
 
 
 class VectorCollection:
+    """One Chroma collection of chunks: vectors plus the metadata citations and filters need, and
+    the embedder that filled it (queries must use the same one)."""
+
     def __init__(self, raw: Any, errors: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self._raw = raw
         self._errors = errors

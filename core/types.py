@@ -62,6 +62,10 @@ CHUNK_KEYS = (
 
 @dataclass(frozen=True)
 class Chunk:
+    """One window of a document as stored and retrieved: its text, where it sits (pages, cue
+    times, character span, position in the document) and the metadata citations and filters read.
+    `id` is derived from source, text and occurrence, so re-ingesting converges to the same ids."""
+
     id: str
     text: str
     source: str

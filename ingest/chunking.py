@@ -21,8 +21,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'¿¡(\[]?[A-ZÁÉÍÓÚÑ0-9
 
 @dataclass(frozen=True)
 class ChunkConfig:
-    size: int = 256
-    overlap: int = 32
+    """Sliding windows in embedder tokens; `rag.wiring.chunk_config` derives them from Settings."""
+
+    size: int
+    overlap: int
 
     def __post_init__(self) -> None:
         if self.size < 16:

@@ -37,13 +37,16 @@ STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
 
 @dataclass(frozen=True)
 class IngestOptions:
-    collection: str = "default"
-    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    """One ingest run. Collection and chunking come from Settings (the CLI) or the caller; the
+    rest are per-run flags."""
+
+    collection: str
+    chunk: ChunkConfig
     prune: bool = True
     dry_run: bool = False
     reembed: bool = False
     password: str | None = None
-    max_file_bytes: int = 200 * 1024 * 1024
+    max_file_bytes: int | None = None  # None: no limit (the CLI passes the max_file_mb setting)
     embed_group: int = 1024  # chunks embedded together; bigger length-sorted groups pad less
 
 
@@ -126,6 +129,10 @@ def _title(path: Path, meta: dict[str, MetaValue]) -> str:
 
 
 class Ingestor:
+    """Keeps one collection in sync with a folder: new and changed files are loaded, chunked,
+    embedded and written; vanished ones removed; the manifest records each file only after its
+    chunks are in the store, so a killed run is finished, without duplicates, by the next one."""
+
     def __init__(
         self,
         store: ChromaStore,
@@ -254,7 +261,7 @@ class Ingestor:
         result = FileResult(key, "added" if entry is None else "updated")
         try:
             st = path.stat()
-            if st.st_size > self.options.max_file_bytes:
+            if self.options.max_file_bytes is not None and st.st_size > self.options.max_file_bytes:
                 limit = self.options.max_file_bytes / 2**20
                 raise InputError(
                     f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)"

@@ -75,6 +75,9 @@ def lexical_coverage(query: str, text: str) -> float:
 
 
 class Retriever:
+    """Hybrid search over one collection: dense top-k from Chroma and BM25 top-k, fused by
+    reciprocal rank (`Hit.fused`), with metadata filters applied to both legs."""
+
     def __init__(
         self, collection: VectorCollection, embedder: Embedder, lexical: LexicalIndex | None
     ) -> None:

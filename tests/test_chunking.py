@@ -93,7 +93,7 @@ def test_ids_are_stable_and_distinct() -> None:
 
 def test_bad_config() -> None:
     with pytest.raises(ValueError):
-        ChunkConfig(size=8)
+        ChunkConfig(size=8, overlap=0)
     with pytest.raises(ValueError):
         ChunkConfig(size=100, overlap=80)
 
