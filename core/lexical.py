@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,18 +82,22 @@ def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def synced(collection: VectorCollection, folder: Path) -> LexicalIndex | None:
+def synced(
+    collection: VectorCollection, folder: Path, save: Callable[[LexicalIndex], None] | None = None
+) -> LexicalIndex | None:
     """The BM25 index for `collection`, rebuilt from the store only when the collection's revision
     moved since it was built (another machine ingested into a shared server, or a run was killed
-    between writing chunks and rebuilding the index)."""
+    between writing chunks and rebuilding the index). A rebuilt index is written by `save`, or, by
+    default, straight to `folder`: the ingest side, which holds the collection's lock."""
     revision = str(collection.metadata.get("revision", ""))
     index = LexicalIndex.load(folder)
     if index is not None and index.revision == revision:
         return index
     index = LexicalIndex.build((i, t) for i, t, _ in collection.iter_records())
     if index is None:
-        remove(folder)
+        if save is None:
+            remove(folder)
         return None
     index.revision = revision
-    index.save(folder)
+    (save or (lambda built: built.save(folder)))(index)
     return index

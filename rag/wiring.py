@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.embedder import EMBEDDERS, Embedder
 from core.errors import InputError, StoreError
+from core.lexical import LexicalIndex
 from core.registry import Registry
 from core.store import ChromaStore, VectorCollection, check_collection_name
 from ingest.chunking import ChunkConfig
@@ -210,7 +211,7 @@ def assistant(
 
     collection = open_collection(s, name)
     embedder = embedder_for_collection(s, collection)
-    lexical = synced(collection, lexical_dir(s, name))
+    lexical = synced(collection, lexical_dir(s, name), save=_cache_when_idle(s, name))
     chosen = reranker(s) if rerank else None
     options = ask_options(s, collection.embedder, chosen)
     return Assistant(
@@ -220,6 +221,22 @@ def assistant(
         embedder.embed,
         options,
     )
+
+
+def _cache_when_idle(s: Settings, name: str) -> Callable[[LexicalIndex], None]:
+    """A query that had to rebuild a stale BM25 index keeps it for the next query, but only when no
+    ingest holds the collection: the writer saves its own, newer index."""
+    from core.errors import StoreError
+    from ingest.lock import CollectionLock
+
+    def save(index: LexicalIndex) -> None:
+        try:
+            with CollectionLock(state_dir(s) / "locks", name):
+                index.save(lexical_dir(s, name))
+        except StoreError:
+            pass  # an ingest is writing this collection
+
+    return save
 
 
 def chat(s: Settings, name: str, session: str, *, rerank: bool = True) -> tuple[Assistant, Memory]:

@@ -168,3 +168,37 @@ def test_models_table(monkeypatch: pytest.MonkeyPatch) -> None:
     assert roles["generator"]["kind"] == "bundled" and roles["generator"]["status"] in ("convert", "ready")
     table = runner.invoke(app, ["models"])
     assert table.exit_code == 0 and "generator" in table.stdout and "hash backend" in table.stdout
+
+
+def test_query_rebuilds_a_missing_bm25_index_but_never_under_a_writer(corpus_copy: Path) -> None:
+    import shutil
+
+    from ingest.lock import CollectionLock
+    from rag import wiring
+    from rag.config import Settings
+
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    s = Settings()
+    folder = wiring.lexical_dir(s, "default")
+    shutil.rmtree(folder)
+    with CollectionLock(wiring.state_dir(s) / "locks", "default"):  # an ingest is writing
+        hits = wiring.assistant(s, "default").search("Menabrea")
+        assert hits and hits[0].lexical_rank == 1  # rebuilt in memory for this query
+        assert not folder.exists()
+    assert wiring.assistant(s, "default").search("Menabrea")[0].lexical_rank == 1
+    assert folder.exists()  # no writer: the rebuilt index is kept for the next query
+
+
+def test_document_text_is_shown_as_text_never_as_markup_or_escapes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "trap.md").write_text(
+        '---\ntitle: "[bold red]Loud[/] \\u001b[31mred"\n---\n\n'
+        "Zanzibar cloves are harvested twice a year by hand on the island.\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "When are Zanzibar cloves harvested?"])
+    assert result.exit_code == 0, result.output
+    assert "[bold red]Loud[/]" in result.output  # the title as written, not styled
+    assert "\x1b" not in result.output

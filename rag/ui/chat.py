@@ -6,13 +6,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.text import Text
 
 from rag.answer import Assistant
 from rag.memory import Memory, check_session_name
 from rag.retrieve import Filters
 from rag.types import Answer
-from rag.ui.render import sources_table, stats_line, stream_answer
+from rag.ui.render import safe, sources_table, stats_line, stream_answer
 
 HELP = """[bold]/sources[/]   sources of the last answer      [bold]/show N[/]   whole passage N
 [bold]/history[/]   the conversation so far         [bold]/reset[/]    forget the conversation
@@ -96,12 +95,12 @@ class ChatSession:
         elif name == "/history":
             s = self.memory.session
             if s.summary:
-                c.print(Panel(s.summary, title=f"summary of {s.summarized_turns} earlier turns"))
+                c.print(Panel(safe(s.summary), title=f"summary of {s.summarized_turns} earlier turns"))
             if not s.turns and not s.summary:
                 c.print("[dim]no history yet[/]")
             for turn in s.turns:
-                c.print(Text("you> " + turn.question, style="green"))
-                c.print(Text(turn.answer))
+                c.print(safe("you> " + turn.question, style="green"))
+                c.print(safe(turn.answer))
         elif name == "/save":
             if arg:
                 self.memory.session.name = check_session_name(arg)
@@ -123,12 +122,12 @@ class ChatSession:
             return
         match = next((cit for cit in self.last.citations if cit.number == n), None)
         if match is not None:
-            c.print(Panel(Text(match.text), title=f"[{n}] {match.label}"))
+            c.print(Panel(safe(match.text), title=safe(f"[{n}] {match.label}")))
             return
         if not self.last.citations and 1 <= n <= len(self.last.hits):
             from rag.context import label
 
             hit = self.last.hits[n - 1]
-            c.print(Panel(Text(hit.chunk.text), title=f"({n}) {label([hit.chunk])}"))
+            c.print(Panel(safe(hit.chunk.text), title=safe(f"({n}) {label([hit.chunk])}")))
             return
         c.print(f"[red]no source {n}[/]")

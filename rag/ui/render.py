@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -9,11 +10,20 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from rag.models import Resolution
 from rag.types import Answer
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str, style: str = "") -> Text:
+    """Document (or model) text for display: control codes stripped (no terminal escapes from a
+    file) and held as Text, so brackets in it are never read as Rich markup."""
+    return Text(_CONTROL.sub("", text), style=style)
 
 
 def stream_answer(
@@ -25,16 +35,16 @@ def stream_answer(
     if not console.is_terminal:
         pieces: list[str] = []
         answer = run(pieces.append, stop)
-        console.print(Text(answer.text))
+        console.print(safe(answer.text))
         return answer
     with Live(buffer, console=console, refresh_per_second=12, transient=True) as live:
 
         def on_token(piece: str) -> None:
-            buffer.append(piece)
+            buffer.append(safe(piece))
             live.update(buffer)
 
         answer = run(on_token, stop)
-    console.print(Text(answer.text))
+    console.print(safe(answer.text))
     return answer
 
 
@@ -45,19 +55,19 @@ def sources_table(answer: Answer) -> Table:
     table.add_column("score", justify="right")
     if answer.citations:
         for c in answer.citations:
-            table.add_row(str(c.number), c.label, f"{c.score:.2f}")
+            table.add_row(str(c.number), safe(c.label), f"{c.score:.2f}")
     else:
         from rag.context import label
 
         for i, hit in enumerate(answer.hits[:5], start=1):
-            table.add_row(f"({i})", label([hit.chunk]), f"{hit.score:.2f}")
+            table.add_row(f"({i})", safe(label([hit.chunk])), f"{hit.score:.2f}")
     return table
 
 
 def stats_line(answer: Answer) -> str:
     t = answer.timings
     if answer.abstained:
-        return f"[dim]searched: {answer.query!r} — {answer.abstain_reason}; {t.get('total', 0):.2f}s[/]"
+        return f"[dim]searched: {escape(repr(answer.query))} — {answer.abstain_reason}; {t.get('total', 0):.2f}s[/]"
     speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
     return (
         f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
