@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from core.text import question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
-from rag.citations import AttributionConfig, Embed, attribute
-from rag.context import build_passages, label, render_sources
+from rag.citations import Embed, attribute
+from rag.context import build_passages, render_sources
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import load
@@ -190,13 +190,7 @@ class Assistant:
     ) -> Answer:
         t = time.perf_counter()
         says_refusal = bool(_REFUSAL.search(gen.text))
-        # A grounded answer cites something: when the model wrote no [n] and no sentence cleared the
-        # bar for an added citation (short answers like "The answer is 152." never do), the best-
-        # supported passage is accepted at the minimum bar, on the same support scores.
-        relaxed = AttributionConfig(add_support=AttributionConfig().min_support, min_words=1)
-        text, citations = attribute(
-            gen.text, passages, self.embed, fallback=None if says_refusal else relaxed
-        )
+        text, citations, replaced = attribute(gen.text, passages, self.embed, question=question, lang=lang)
         timings["cite"] = time.perf_counter() - t
         return Answer(
             question,
@@ -211,6 +205,7 @@ class Assistant:
             output_tokens=gen.output_tokens,
             model=self.generator.name,
             interrupted=gen.interrupted,
+            replaced_facts=replaced,
         )
 
 
@@ -242,11 +237,10 @@ def relevant(
 
 
 def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
-    """The passages the answer cited, by label, with their chunk ids for the next follow-up."""
-    cited = {c.label for c in answer.citations}
+    """The passages the answer cited, with their citation labels and chunk ids, for a follow-up."""
     out: list[dict[str, object]] = []
-    for p in answer.passages:
-        name = label(p.chunks)
-        if name in cited:
-            out.append({"label": name, "source": p.first.source, "chunk_ids": [c.id for c in p.chunks]})
+    for c in answer.citations:
+        p = next((p for p in answer.passages if p.text == c.text and p.first.source == c.source), None)
+        if p is not None:
+            out.append({"label": c.label, "source": c.source, "chunk_ids": [ch.id for ch in p.chunks]})
     return out

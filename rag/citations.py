@@ -1,7 +1,16 @@
-"""Citations you can trust. Small models mis-number sources, so each answer sentence is attributed
-to the passage that best supports it (embedding similarity blended with word overlap): a wrong [n]
-is corrected, an unsupported one dropped, a well-supported uncited sentence gets one; then the
-citations are renumbered in order of first use."""
+"""Citations you can trust. Small models mis-number sources and state facts their sources do not
+hold, so after generation each answer sentence is
+
+1. attributed to the passage that best supports it (embedding similarity blended with word
+   overlap): a wrong [n] is corrected, an unsupported one dropped, a well-supported uncited
+   sentence gets one;
+2. verified: every number and name it states must occur in the passage it cites (or in the
+   question). A sentence that fails is re-cited to a passage that holds its facts, or replaced by
+   that passage's own words ("The source says: «…»"), never shown as cited;
+3. given evidence: each citation carries the passage sentence that supports the answer, and its
+   place (cue times, page) narrows to the chunk that holds that sentence.
+
+Square brackets that are content (vectors "[1, 0]", "[sic]", indexes) are left as written."""
 
 from __future__ import annotations
 
@@ -12,10 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.text import tokenize
+from core.types import Chunk
 from rag.context import label
+from rag.facts import check
 from rag.types import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
+# A bracket right after these reads as a value ("coordenadas [1, 2]", "v = [1, 0]"), not a source.
+_VALUE_CONTEXT = re.compile(
+    r"(=|\b(vector|vectors|vectores|coordinates|coordenadas|column|columns|columna|columnas|"
+    r"matrix|matriz|array|arreglo|entry|entrada|point|punto|index|índice)\s*(\w+\s*){0,2})$",
+    re.I,
+)
 # Sentence ends, but not after titles and abbreviations ("Dr. Alice Moreno", "e.g. Adam").
 _SENTENCE = re.compile(
     r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSr\.)(?<!\bSra\.)(?<!\bProf\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)"
@@ -26,6 +43,7 @@ _SENTENCE = re.compile(
 _TRAILER = re.compile(
     r"(?:^|\n|(?<=[.!?])\s)\s*(?:\*\*)?(?:Sources|Fuentes|References|Referencias)(?:\*\*)?\s*:", re.I
 )
+QUOTE_LEAD = {"en": "The source says:", "es": "La fuente dice:"}
 
 
 def strip_trailer(answer: str) -> str:
@@ -44,97 +62,181 @@ class AttributionConfig:
     min_words: int = 5
 
 
+@dataclass
+class _Sentence:
+    raw: str
+    plain: str  # without citation markers
+    cited: list[int]  # passage indices the model wrote
+    keep: list[int]  # passage indices after correction and verification
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def split_markers(sentence: str, n_passages: int, literal: str = "") -> tuple[str, list[int]]:
+    """(the sentence without its citation markers, the passage indices they name). A bracket is a
+    citation only if it names passages that exist, is not written in the sources or the question
+    themselves (`literal`), and does not follow a word that introduces a value."""
+    cited: list[int] = []
+    squeezed = re.sub(r"\s+", "", literal)
+
+    def replace(m: re.Match[str]) -> str:
+        numbers = [int(x) for x in re.split(r"[,;]\s*", m.group(1).replace(" ", ""))]
+        if _VALUE_CONTEXT.search(sentence[: m.start()].rstrip()) or 0 in numbers:
+            return m.group(0)
+        if len(numbers) == 1:  # "[7]" with three sources is a wrong citation: dropped below
+            cited.append(numbers[0] - 1)
+            return ""
+        copied = re.sub(r"\s+", "", m.group(0)) in squeezed
+        if copied or not all(k <= n_passages for k in numbers):
+            return m.group(0)  # a vector or list of values, as written in a source
+        cited.extend(k - 1 for k in numbers)
+        return ""
+
+    plain = MARKER.sub(replace, sentence).strip()
+    return plain, list(dict.fromkeys(cited))
+
+
 def _overlap(sentence: str, passage: str) -> float:
     words = set(tokenize(sentence))
     return len(words & set(tokenize(passage))) / len(words) if words else 0.0
 
 
-def support_matrix(sentences: Sequence[str], passages: Sequence[Passage], embed: Embed) -> np.ndarray:
-    vecs = embed([*sentences, *(p.text for p in passages)])
+def support_matrix(sentences: Sequence[str], texts: Sequence[str], embed: Embed) -> np.ndarray:
+    """Support of each sentence by each text: half cosine similarity, half word overlap."""
+    if not sentences or not texts:
+        return np.zeros((len(sentences), len(texts)), dtype=np.float32)
+    vecs = embed([*sentences, *texts])
     s, p = vecs[: len(sentences)], vecs[len(sentences) :]
-    cos = s @ p.T
-    lex = np.array([[_overlap(x, q.text) for q in passages] for x in sentences], dtype=np.float32)
-    return 0.5 * cos + 0.5 * lex
+    lex = np.array([[_overlap(x, t) for t in texts] for x in sentences], dtype=np.float32)
+    return np.asarray(0.5 * (s @ p.T) + 0.5 * lex, dtype=np.float32)
 
 
-def _choose(
-    sentences: Sequence[str],
-    plain: Sequence[str],
-    support: np.ndarray,
-    n_passages: int,
-    config: AttributionConfig,
-) -> list[list[int]]:
-    """For each sentence, the passage indices it cites after correction."""
-    chosen: list[list[int]] = []
-    for row, (sentence, text) in enumerate(zip(sentences, plain, strict=True)):
-        cited = [int(n) - 1 for m in MARKER.finditer(sentence) for n in re.split(r"[,;]\s*", m.group(1))]
-        best = int(np.argmax(support[row]))
-        best_score = float(support[row, best])
-        keep: list[int] = []
-        for idx in dict.fromkeys(cited):
-            valid = 0 <= idx < n_passages
-            if valid and support[row, idx] >= max(best_score - config.keep_margin, config.min_support):
-                keep.append(idx)
-            elif best_score >= config.min_support and best not in keep:
-                keep.append(best)  # the model pointed at the wrong source
-        if not cited and len(text.split()) >= config.min_words and best_score >= config.add_support:
-            keep.append(best)
-        chosen.append(keep)
-    return chosen
+def _correct(sent: _Sentence, row: np.ndarray, n_passages: int, config: AttributionConfig) -> list[int]:
+    """The passages a sentence should cite: the model's, corrected by support."""
+    best = int(np.argmax(row))
+    best_score = float(row[best])
+    keep: list[int] = []
+    for idx in sent.cited:
+        if 0 <= idx < n_passages and row[idx] >= max(best_score - config.keep_margin, config.min_support):
+            keep.append(idx)
+        elif best_score >= config.min_support and best not in keep:
+            keep.append(best)  # the model pointed at the wrong source
+    if not sent.cited and len(sent.plain.split()) >= config.min_words and best_score >= config.add_support:
+        keep.append(best)
+    return keep
+
+
+def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], question: str) -> bool:
+    """Keep the sentence's facts grounded. A sentence that states no number or name has nothing to
+    check. Otherwise its citation must hold every fact the question does not; if it does not, the
+    best-supported passage that does is cited instead. False: no passage holds them."""
+    if not check(sent.plain).unsupported or not check(sent.plain, question).unsupported:
+        return True
+    if sent.keep and check(sent.plain, *(_checked(passages[i]) for i in sent.keep), question).ok:
+        return True
+    for idx in (int(i) for i in np.argsort(-row)):
+        if check(sent.plain, _checked(passages[idx]), question).ok:
+            sent.keep = [idx]
+            return True
+    return False
+
+
+def _checked(passage: Passage) -> str:
+    """What a passage vouches for: its text and its label (title, speakers, time or page)."""
+    speakers = ", ".join(dict.fromkeys(s for c in passage.chunks for s in c.speakers))
+    return f"{label(passage.chunks)}\n{passage.first.title}\n{speakers}\n{passage.text}"
 
 
 def attribute(
     answer: str,
     passages: Sequence[Passage],
     embed: Embed,
+    *,
+    question: str = "",
+    lang: str = "en",
     config: AttributionConfig | None = None,
-    fallback: AttributionConfig | None = None,
-) -> tuple[str, list[Citation]]:
-    """Return the answer with corrected, renumbered [n] markers and the citations they point to.
-    When `config` leaves the answer with no citation at all, `fallback` (if given) is tried on the
-    same support scores."""
+) -> tuple[str, list[Citation], list[str]]:
+    """The answer with corrected, verified, renumbered [n] markers; the citations they point to,
+    each with its supporting quote; and the facts that had to be replaced (empty when none)."""
     config = config or AttributionConfig()
     answer = strip_trailer(answer)
     if not passages or not answer.strip():
-        return MARKER.sub("", answer).strip(), []
-    sentences = [s for s in _SENTENCE.split(answer.strip()) if s.strip()]
-    plain = [MARKER.sub("", s).strip() for s in sentences]
-    support = support_matrix([p or s for p, s in zip(plain, sentences, strict=True)], passages, embed)
-    chosen = _choose(sentences, plain, support, len(passages), config)
-    if fallback is not None and not any(chosen):
-        chosen = _choose(sentences, plain, support, len(passages), fallback)
-    order: dict[int, int] = {}
-    for keep in chosen:
-        for idx in keep:
-            order.setdefault(idx, len(order) + 1)
+        return answer.strip(), [], []
+    literal = " ".join([question, *(p.text for p in passages)])
+    sents = [
+        _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[]) for raw in sentences_of(answer)
+    ]
+    support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed)
+    replaced: list[str] = []
+    for sent, row in zip(sents, support, strict=True):
+        sent.keep = _correct(sent, row, len(passages), config)
+        if not _verify(sent, row, passages, question):
+            replaced += check(sent.plain, *(_checked(p) for p in passages), question).unsupported
+            best = int(np.argmax(row))
+            quote = _best_sentence(sent.plain, passages[best], embed)
+            sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
+    return _render(sents), _citations(sents, passages, embed), replaced
+
+
+def _best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
+    """The passage sentence that best supports `claim`."""
+    candidates = sentences_of(passage.text) or [passage.text]
+    scores = support_matrix([claim], candidates, embed)[0]
+    return candidates[int(np.argmax(scores))]
+
+
+def _render(sents: list[_Sentence]) -> str:
+    order = _order(sents)
     rebuilt = []
-    for text, keep in zip(plain, chosen, strict=True):
-        marks = "".join(f"[{order[i]}]" for i in keep)
-        if marks:
-            # Put the marker before the sentence's final punctuation.
-            stripped = text.rstrip()
+    for sent in sents:
+        marks = "".join(f"[{order[i]}]" for i in sent.keep)
+        stripped = sent.plain.rstrip()
+        if marks:  # the marker goes before the sentence's final punctuation
             end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
             rebuilt.append(f"{stripped[: len(stripped) - len(end)]} {marks}{end}")
-        else:
-            rebuilt.append(text)
-    citations: list[Citation] = []
-    for idx, number in sorted(order.items(), key=lambda kv: kv[1]):
+        elif stripped:
+            rebuilt.append(stripped)
+    return " ".join(rebuilt)
+
+
+def _order(sents: list[_Sentence]) -> dict[int, int]:
+    order: dict[int, int] = {}
+    for sent in sents:
+        for idx in sent.keep:
+            order.setdefault(idx, len(order) + 1)
+    return order
+
+
+def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
+    """The chunks of a passage that contain the quote (all of them if none does alone)."""
+    found = [c for c in chunks if quote[:80] in c.text]
+    return found[:1] or list(chunks)
+
+
+def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed) -> list[Citation]:
+    out = []
+    for idx, number in sorted(_order(sents).items(), key=lambda kv: kv[1]):
         p = passages[idx]
-        rows = [r for r, keep in enumerate(chosen) if idx in keep]
-        citations.append(
+        claims = " ".join(s.plain for s in sents if idx in s.keep)
+        quote = _best_sentence(claims, p, embed)
+        chunks = _holding(quote, p.chunks)
+        out.append(
             Citation(
                 number=number,
-                label=label(p.chunks),
+                label=label(chunks),
                 source=p.first.source,
                 title=p.first.title,
-                page_start=min((c.page_start for c in p.chunks if c.page_start is not None), default=None),
-                page_end=max((c.page_end for c in p.chunks if c.page_end is not None), default=None),
-                start_s=min((c.start_s for c in p.chunks if c.start_s is not None), default=None),
-                end_s=max((c.end_s for c in p.chunks if c.end_s is not None), default=None),
-                speakers=list(dict.fromkeys(s for c in p.chunks for s in c.speakers)),
+                page_start=min((c.page_start for c in chunks if c.page_start is not None), default=None),
+                page_end=max((c.page_end for c in chunks if c.page_end is not None), default=None),
+                start_s=min((c.start_s for c in chunks if c.start_s is not None), default=None),
+                end_s=max((c.end_s for c in chunks if c.end_s is not None), default=None),
+                speakers=list(dict.fromkeys(s for c in chunks for s in c.speakers)),
                 score=p.hit.score,
-                support=float(max(support[r, idx] for r in rows)),
+                support=float(support_matrix([claims], [p.text], embed)[0, 0]),
                 text=p.text,
+                quote=quote,
             )
         )
-    return " ".join(rebuilt), citations
+    return out

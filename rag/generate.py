@@ -44,6 +44,10 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+# fp32: exact. bf16: half the memory, bf16 matmuls. int8: int8 weights, bf16 matmuls, activations
+# kept (rag/quantize.py). int8-dynamic: int8 weights and int8 activations (torch quantize_dynamic).
+PRECISIONS = ("fp32", "bf16", "int8", "int8-dynamic")
+
 GENERATORS: Registry[Generator] = Registry("generator")
 register_generator = GENERATORS.register
 
@@ -63,6 +67,8 @@ class TransformersGenerator:
         threads: int | None = None,
         name: str | None = None,
         cache_dir: Path | None = None,
+        precision: str = "int8-dynamic",
+        repetition_penalty: float = 1.05,
         **_: Any,
     ) -> None:
         import torch
@@ -72,16 +78,31 @@ class TransformersGenerator:
             torch.set_num_threads(threads)
         self.device = device
         self.name = name or model
-        self.quantized = quantize and device == "cpu"
+        self.repetition_penalty = repetition_penalty
+        # quantize=False (RAG_QUANTIZE) keeps every model exact; off the CPU there is no int8 path.
+        self.precision = precision if quantize and device == "cpu" else "fp32"
+        if self.precision not in PRECISIONS:
+            raise ModelError(f"unknown generator precision {precision!r} (known: {', '.join(PRECISIONS)})")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
-            if self.quantized:
-                self.model: Any = self._load_int8(model, cache_dir / "int8" if cache_dir else None)
-            else:
-                self.model = self._load(model, torch.float32 if device == "cpu" else torch.float16).to(device)
+            self.model: Any = self._load_precision(model, cache_dir)
+
         except Exception as exc:
             raise ModelError(f"cannot load generator {model!r}: {str(exc).splitlines()[0]}") from None
         self.model.eval()
+
+    def _load_precision(self, model: str, cache_dir: Path | None) -> Any:
+        import torch
+
+        if self.precision == "int8-dynamic":
+            return self._load_int8(model, cache_dir / "int8" if cache_dir else None)
+        if self.precision == "int8":
+            from rag.quantize import quantize_weights_int8
+
+            return quantize_weights_int8(self._load(model, torch.float32))
+        if self.precision == "bf16":
+            return self._load(model, torch.bfloat16).to(self.device)
+        return self._load(model, torch.float32 if self.device == "cpu" else torch.float16).to(self.device)
 
     @staticmethod
     def _load(model: str, dtype: Any) -> Any:
@@ -160,7 +181,7 @@ class TransformersGenerator:
                         **inputs,
                         max_new_tokens=max_new_tokens,
                         do_sample=False,
-                        repetition_penalty=1.05,  # mild: it also penalises copying from the sources
+                        repetition_penalty=self.repetition_penalty,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Stop()]),
                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,

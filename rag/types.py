@@ -59,7 +59,8 @@ class Citation:
     speakers: list[str]
     score: float
     support: float  # similarity between the cited answer sentences and this passage
-    text: str
+    text: str  # the whole passage the generator saw
+    quote: str = ""  # the passage sentence that supports the answer; label and times point at it
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Answer:
     output_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""  # the generator's name; empty when it did not run
+    # Numbers or names the model stated that no passage holds; their sentences were replaced by a quote.
+    replaced_facts: list[str] = field(default_factory=list)
     interrupted: bool = False
 
     @property

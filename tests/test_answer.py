@@ -195,14 +195,13 @@ def _passages() -> list[Passage]:
         "Residual connections add the identity so gradients flow to early layers.",
         "Adam uses beta1 0.9 and beta2 0.999 by default.",
     ]
-    return [
-        Passage(i + 1, Hit(chunk(i, t, source=f"/d/{i}.md")), [chunk(i, t, source=f"/d/{i}.md")], t)
-        for i, t in enumerate(texts)
-    ]
+    speakers = [(), ("Dr. Alice Moreno",), ()]
+    chunks = [chunk(i, t, source=f"/d/{i}.md", speakers=speakers[i]) for i, t in enumerate(texts)]
+    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
 
 
 def test_wrong_citation_number_is_corrected() -> None:
-    text, cits = attribute(
+    text, cits, _ = attribute(
         "Residual connections add the identity so gradients flow to early layers [1].", _passages(), embed
     )
     assert text.endswith("[1].") and len(cits) == 1
@@ -210,7 +209,7 @@ def test_wrong_citation_number_is_corrected() -> None:
 
 
 def test_invalid_and_unsupported_citations() -> None:
-    text, cits = attribute(
+    text, cits, _ = attribute(
         "Adam uses beta2 0.999 by default [7]. The weather is nice today [2].", _passages(), embed
     )
     assert "[7]" not in text
@@ -219,14 +218,14 @@ def test_invalid_and_unsupported_citations() -> None:
 
 
 def test_uncited_supported_sentence_gets_a_citation() -> None:
-    text, cits = attribute(
+    text, cits, _ = attribute(
         "Bayes theorem relates conditional probabilities and the base rate.", _passages(), embed
     )
     assert text.endswith("[1].") and cits[0].source == "/d/0.md"
 
 
 def test_citations_renumbered_in_order_of_use() -> None:
-    text, cits = attribute(
+    text, cits, _ = attribute(
         "Adam uses beta1 0.9 by default [3]. Residual connections let gradients flow [2].", _passages(), embed
     )
     assert "[1]" in text and "[2]" in text and "[3]" not in text
@@ -298,7 +297,7 @@ def test_relevance_cut_before_context() -> None:
 def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
     from rag.citations import strip_trailer
 
-    text, cits = attribute(
+    text, cits, _ = attribute(
         "Dr. Alice Moreno says residual connections add the identity so gradients flow to early layers [2].",
         _passages(),
         embed,
@@ -352,3 +351,42 @@ def test_session_round_trip_keeps_cited_passages(tmp_path: Path) -> None:
     assert back == session and back.turns[0].cited[0]["chunk_ids"] == ["a", "b"]
     memory = Memory(back, None, window=4)
     assert memory.last_cited() == cited
+
+
+def test_brackets_that_are_values_survive() -> None:
+    passages = _passages()
+    text, _, _ = attribute("The vector j moves to [1, 0] after the shear [2].", passages, embed)
+    assert "[1, 0]" in text
+    copied = [
+        *passages[:2],
+        Passage(3, passages[2].hit, passages[2].chunks, "The columns are [1, 2] and [3, 4]."),
+    ]
+    text, _, _ = attribute("Las columnas son [1, 2] y [3, 4].", copied, embed)
+    assert "[1, 2]" in text and "[3, 4]" in text
+    text, cits, _ = attribute("Adam uses beta2 0.999 by default [3].", passages, embed)
+    assert text.endswith("[1].") and cits[0].source == "/d/2.md"  # a real citation is still one
+
+
+def test_a_number_the_passage_does_not_hold_is_never_shown_as_cited() -> None:
+    passages = _passages()
+    text, cits, replaced = attribute("Adam uses beta2 0.95 by default [3].", passages, embed)
+    assert replaced == ["0.95"] and "0.95" not in text
+    assert text.startswith("The source says: «Adam uses beta1 0.9 and beta2 0.999 by default.»")
+    assert cits[0].quote == "Adam uses beta1 0.9 and beta2 0.999 by default."
+    es, _, replaced = attribute("Adam usa beta2 0,999 por defecto [3].", passages, embed, lang="es")
+    assert replaced == [] and es.endswith("[1].")  # the same value in the other decimal convention
+    words = [Passage(1, passages[0].hit, passages[0].chunks, "Hacen falta 8 fotones por cada O2.")]
+    text, cits, replaced = attribute("Hacen falta ocho fotones [1].", words, embed, lang="es")
+    assert replaced == [] and text == "Hacen falta ocho fotones [1]." and cits
+
+
+def test_citation_points_at_the_chunk_that_holds_the_quote() -> None:
+    cues = [
+        chunk(0, "Photosynthesis starts with light hitting the leaf.", start_s=300.0, end_s=360.0),
+        chunk(1, "You need eight photons for every oxygen molecule released.", start_s=600.0, end_s=620.0),
+        chunk(2, "Chlorophyll looks green because it reflects green light.", start_s=900.0, end_s=960.0),
+    ]
+    passage = Passage(1, Hit(cues[1]), cues, " ".join(c.text for c in cues))
+    text, cits, _ = attribute("It takes eight photons per oxygen molecule [1].", [passage], embed)
+    assert text.endswith("[1].") and cits[0].quote.startswith("You need eight photons")
+    assert (cits[0].start_s, cits[0].end_s) == (600.0, 620.0) and cits[0].label.endswith("10:00–10:20")

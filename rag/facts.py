@@ -1,0 +1,91 @@
+"""Checkable facts in an answer sentence: the numbers (digits or words, English and Spanish) and
+the names it states. A fact is supported when it occurs in the passage the sentence cites (or in
+the question: repeating what was asked is not a claim). Numbers are compared by value, so
+"ocho" matches "8" and "210.000" matches "210000" (either decimal convention is tried)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.text import fold
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000,
+    "cero": 0, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6,
+    "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12, "trece": 13,
+    "catorce": 14, "quince": 15, "dieciseis": 16, "diecisiete": 17, "dieciocho": 18,
+    "diecinueve": 19, "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60,
+    "setenta": 70, "ochenta": 80, "noventa": 90, "cien": 100, "ciento": 100, "mil": 1000,
+    "millon": 1_000_000, "millones": 1_000_000,
+}  # fmt: skip
+# "one"/"una" are as often articles as numbers: they support a claim but are never one.
+_NOT_CLAIMS = {"one", "uno", "una"}
+_NUMBER = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:[.,\s]\d{3})+(?:[.,]\d+)?(?![\w])|(?<![\w.,])\d+(?:[.,]\d+)?(?![\w])"
+)
+_WORD = re.compile(r"\w+")
+# A capitalised word that does not open the sentence, or an acronym anywhere: a name.
+_NAME = re.compile(r"(?<![.!?¿¡]\s)(?<!^)\b([A-ZÁÉÍÓÚÑ][\w'’-]+)|\b([A-Z]{2,}\d*)\b")
+_MARK = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+_TRIVIAL_NAMES = {"i", "según", "according", "sources", "source", "fuente", "fuentes"}
+
+
+def _values(token: str) -> set[float]:
+    """A numeral's possible values: '210.000' → {210000, 210.0}; '1,52' → {1.52, 152}."""
+    plain = token.replace(" ", "")
+    out: set[float] = set()
+    for thousands, decimal in ((".", ","), (",", ".")):
+        candidate = plain.replace(thousands, "").replace(decimal, ".")
+        try:
+            out.add(float(candidate))
+        except ValueError:
+            continue
+    return out
+
+
+def numbers(text: str) -> dict[str, set[float]]:
+    """Each number stated in `text` (as written) → its possible values."""
+    found = {m.group(0): _values(m.group(0)) for m in _NUMBER.finditer(text)}
+    for word in _WORD.findall(fold(text)):
+        if word in _UNITS and word not in _NOT_CLAIMS:
+            found[word] = {float(_UNITS[word])}
+    return found
+
+
+def _all_values(text: str) -> set[float]:
+    values = {v for vs in numbers(text).values() for v in vs}
+    return values | {float(_UNITS[w]) for w in _WORD.findall(fold(text)) if w in _UNITS}
+
+
+def names(text: str) -> set[str]:
+    out = set()
+    for m in _NAME.finditer(text):
+        word = m.group(1) or m.group(2)
+        if fold(word) not in _TRIVIAL_NAMES:
+            out.add(word)
+    return out
+
+
+@dataclass(frozen=True)
+class Check:
+    unsupported: list[str]  # facts of the sentence found in none of the allowed texts
+
+    @property
+    def ok(self) -> bool:
+        return not self.unsupported
+
+
+def check(sentence: str, *sources: str) -> Check:
+    """Which numbers and names of `sentence` occur in none of `sources` (passage, question)."""
+    sentence = _MARK.sub(" ", sentence)  # citation markers are not facts
+    allowed = " \n ".join(sources)
+    values = _all_values(allowed)
+    folded = fold(allowed)
+    missing = [token for token, vals in numbers(sentence).items() if not vals & values]
+    missing += [name for name in sorted(names(sentence)) if fold(name) not in folded]
+    return Check(missing)
