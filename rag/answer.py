@@ -18,7 +18,7 @@ from rag.citations import Embed, attribute
 from rag.context import build_passages, render_sources
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
-from rag.prompts import load
+from rag.prompts import answer_templates
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
 from rag.types import Answer, Hit, Passage
@@ -46,6 +46,8 @@ class AskOptions:
     top_k: int  # passages considered for the context
     context_tokens: int  # generator tokens the passages may fill
     max_new_tokens: int
+    answer_prompt: str  # the prompt style in rag/prompts/
+    context_neighbours: int  # chunks on each side of a hit added to its passage
     abstention: Abstention
 
 
@@ -152,6 +154,7 @@ class Assistant:
             self.retriever.collection,
             generator.count_tokens,
             self.options.context_tokens,
+            radius=self.options.context_neighbours,
         )
         timings["context"] = time.perf_counter() - t
         return passages
@@ -169,7 +172,7 @@ class Assistant:
         history = memory.history_for_prompt() if memory is not None else ""
         t = time.perf_counter()
         gen = self.generator.generate(
-            answer_messages(question, lang, passages, history),
+            answer_messages(question, lang, passages, history, self.options.answer_prompt),
             max_new_tokens=self.options.max_new_tokens,
             on_token=on_token,
             stop=stop,
@@ -209,15 +212,18 @@ class Assistant:
         )
 
 
-def answer_messages(question: str, lang: str, passages: list[Passage], history: str) -> list[Message]:
-    """The chat messages for one answer; the wording lives in rag/prompts/."""
-    user = load("answer").format(
+def answer_messages(
+    question: str, lang: str, passages: list[Passage], history: str, style: str
+) -> list[Message]:
+    """The chat messages for one answer; the wording lives in rag/prompts/ (`style`)."""
+    system, user = answer_templates(style, lang)
+    content = user.format(
         sources=render_sources(passages),
         history=history,
         question=question,
         language=LANGUAGE_NAMES.get(lang, "the language of the question"),
     )
-    return [{"role": "system", "content": load("system").strip()}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system.strip()}, {"role": "user", "content": content}]
 
 
 def relevant(

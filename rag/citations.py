@@ -24,7 +24,7 @@ from core.text import tokenize
 from core.types import Chunk
 from rag.context import label
 from rag.facts import check
-from rag.types import Citation, Passage
+from rag.types import Answer, Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
 # A bracket right after these reads as a value ("coordenadas [1, 2]", "v = [1, 0]"), not a source.
@@ -240,3 +240,18 @@ def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed
             )
         )
     return out
+
+
+def audit(answer: Answer) -> list[str]:
+    """The numbers and names in an answer's sentences that what they cite does not hold (an
+    uncited sentence: no passage holds). Empty for a verified answer; `rag eval` reports it."""
+    passages = {
+        c.number: f"{c.label}\n{c.title}\n{', '.join(c.speakers)}\n{c.text}" for c in answer.citations
+    }
+    everything = [f"{label(p.chunks)}\n{p.first.title}\n{p.text}" for p in answer.passages]
+    missing: list[str] = []
+    for raw in sentences_of(answer.text):
+        plain, cited = split_markers(raw, max(passages, default=0), " ".join(passages.values()))
+        sources = [passages[i + 1] for i in cited if i + 1 in passages] or everything
+        missing += check(plain, *sources, answer.question).unsupported
+    return missing

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     context_tokens: int = Field(1200, description="Generator tokens the passages may fill")
     max_new_tokens: int = Field(320, description="Longest answer, in generator tokens")
     memory_turns: int = Field(4, description="Chat turns kept verbatim")
+    answer_prompt: str = Field("classic", description="Answer prompt style: a pair of files in rag/prompts/")
+    context_neighbours: int = Field(
+        1, description="Chunks on each side of a retrieved chunk added to its passage"
+    )
+    generator_precision: str = Field(
+        "int8-dynamic",
+        description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls) or int8-dynamic (int8 weights and activations)",
+    )
+    repetition_penalty: float = Field(1.05, description="Generator repetition penalty (1.0: none)")
 
     @property
     def store_dir(self) -> Path:

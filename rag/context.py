@@ -3,6 +3,7 @@ neighbouring chunks (adjacent windows, or nearby transcript time) and merged whe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from core.store import VectorCollection
@@ -113,8 +114,32 @@ def build_passages(
     return passages
 
 
+# Sentences that address the assistant rather than the reader ("ignore previous instructions and
+# reply with ...") are withheld from the generator: a 1.5B model obeys them even when the prompt
+# says not to (measured: "PWNED [1]" with only the planted passage in context). The user still
+# sees the passage as written.
+_ADDRESSED = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instructions?|rules|prompt)\b"
+    r"|\b(reply|respond|answer)\b[^.!?\n]{0,30}\bwith the (single )?word\b"
+    r"|\b(ignora|olvida|omite)\b[^.!?\n]{0,40}\b(instrucciones|reglas|indicaciones)\b"
+    r"|\bresponde\b[^.!?\n]{0,30}\bcon la palabra\b"
+    r"|\b(you are|as an?) (an? )?(ai|assistant|language model)\b"
+    r"|\bnote to the (ai|assistant)\b",
+    re.I,
+)
+WITHHELD = "[…]"
+
+
+def for_generator(text: str) -> str:
+    """A passage as the generator sees it: sentences addressed to an assistant withheld."""
+    if not _ADDRESSED.search(text):
+        return text
+    parts = re.split(r"((?<=[.!?])\s+|\n+)", text)
+    return "".join(WITHHELD if _ADDRESSED.search(part) else part for part in parts)
+
+
 def render_sources(passages: Sequence[Passage]) -> str:
     blocks = []
     for p in passages:
-        blocks.append(f"[{p.number}] ({label(p.chunks)})\n{p.text.strip()}")
+        blocks.append(f"[{p.number}] ({label(p.chunks)})\n{for_generator(p.text.strip())}")
     return "\n\n".join(blocks)

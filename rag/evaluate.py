@@ -4,7 +4,6 @@ measure retrieval per stage (dense, hybrid, reranked, fused) and, with generatio
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,9 +17,10 @@ from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor
 from rag.answer import AskOptions, Assistant
+from rag.eval_answers import AnswerMetrics, answer_metrics
 from rag.eval_data import EvalSet
 from rag.generate import Generator
-from rag.metrics import average_precision, contains_answer, mrr_at, ndcg_at, normalize, recall_at, token_f1
+from rag.metrics import average_precision, mrr_at, ndcg_at, recall_at
 from rag.rerank import Reranker, reorder, rerank_hits
 from rag.retrieve import Retriever
 from rag.types import Hit
@@ -42,19 +42,6 @@ class StageMetrics:
 
 
 @dataclass
-class AnswerMetrics:
-    questions: int
-    answerable: int
-    unanswerable: int
-    answer_contained: float | None
-    token_f1: float | None
-    citation_precision: float | None
-    refusal_precision: float | None
-    refusal_recall: float | None
-    latency: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-@dataclass
 class EvalReport:
     dataset: str
     documents: int
@@ -71,10 +58,12 @@ class EvalReport:
         # asdict deep-copies; the rankings are left out before, not copied and then dropped.
         data = asdict(replace(self, rankings={}))
         del data["rankings"]
+        if data.get("answers"):
+            del data["answers"]["details"]
         return data
 
 
-def _write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
+def write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
     """Each document as a Markdown file with its title in front-matter; file stem → document id."""
     folder.mkdir(parents=True)
     names = {}
@@ -115,16 +104,6 @@ def _stage(name: str, rankings: list[Ranking]) -> StageMetrics:
     )
 
 
-def _pct(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 3),
-        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
-    }
-
-
 def run_eval(
     evalset: EvalSet,
     embedder: Embedder,
@@ -142,7 +121,7 @@ def run_eval(
             names: dict[str, str] = {}
             source = corpus
         else:
-            names = _write_corpus(evalset, work / "docs")
+            names = write_corpus(evalset, work / "docs")
             source = work / "docs"
         store = ChromaStore(work / "chroma")
         manifest = Manifest(work / "manifest.sqlite")
@@ -173,7 +152,7 @@ def run_eval(
                 on_progress("retrieval", i, len(judged))
         answers = None
         if generator is not None:
-            answers = _answers(
+            answers = answer_metrics(
                 evalset,
                 Assistant(retriever, reranker, generator, embedder.embed, options),
                 names,
@@ -190,41 +169,3 @@ def run_eval(
             round(time.perf_counter() - t0, 2),
             stages,
         )
-
-
-def _answers(
-    evalset: EvalSet, assistant: Assistant, names: dict[str, str], on_progress: OnProgress | None
-) -> AnswerMetrics:
-    contained, f1s, cited_ok, cited_all = [], [], 0, 0
-    refused_right = refused_total = 0
-    timings: dict[str, list[float]] = {}
-    for i, q in enumerate(evalset.queries, start=1):
-        answer = assistant.ask(q.question)
-        for stage, seconds in answer.timings.items():
-            timings.setdefault(stage, []).append(seconds)
-        if answer.declined:
-            refused_total += 1
-            refused_right += not q.answerable
-        if q.answerable and q.answers:
-            contained.append(contains_answer(answer.text, q.answers))
-            f1s.append(token_f1(answer.text, q.answers))
-        if q.answerable:
-            for c in answer.citations:
-                cited_all += 1
-                doc = names.get(Path(c.source).stem, Path(c.source).name)
-                norm = normalize(c.text)
-                cited_ok += doc in q.gold or any(normalize(a) in norm for a in q.answers if normalize(a))
-        if on_progress:
-            on_progress("answers", i, len(evalset.queries))
-    unanswerable = sum(not q.answerable for q in evalset.queries)
-    return AnswerMetrics(
-        questions=len(evalset.queries),
-        answerable=len(evalset.queries) - unanswerable,
-        unanswerable=unanswerable,
-        answer_contained=round(sum(contained) / len(contained), 4) if contained else None,
-        token_f1=round(sum(f1s) / len(f1s), 4) if f1s else None,
-        citation_precision=round(cited_ok / cited_all, 4) if cited_all else None,
-        refusal_precision=round(refused_right / refused_total, 4) if refused_total else None,
-        refusal_recall=round(refused_right / unanswerable, 4) if unanswerable else None,
-        latency={stage: _pct(values) for stage, values in timings.items()},
-    )

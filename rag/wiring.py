@@ -176,7 +176,15 @@ def generator_provider(s: Settings) -> Callable[[], Generator]:
 
     @functools.cache
     def provide() -> Generator:
-        return build(GENERATORS, s.generator_backend, s.generator, s, name=s.generator)
+        return build(
+            GENERATORS,
+            s.generator_backend,
+            s.generator,
+            s,
+            name=s.generator,
+            precision=s.generator_precision,
+            repetition_penalty=s.repetition_penalty,
+        )
 
     return provide
 
@@ -198,6 +206,8 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
         top_k=s.top_k,
         context_tokens=s.context_tokens,
         max_new_tokens=s.max_new_tokens,
+        answer_prompt=s.answer_prompt,
+        context_neighbours=s.context_neighbours,
         abstention=abstention,
     )
 

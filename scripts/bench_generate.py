@@ -47,7 +47,8 @@ def prompt_messages() -> list[Message]:
         kind=doc.kind,
         content_hash="",
     )
-    return answer_messages(QUESTION, "en", [Passage(1, Hit(chunk), [chunk], text)], "")
+    style = load_settings().answer_prompt
+    return answer_messages(QUESTION, "en", [Passage(1, Hit(chunk), [chunk], text)], "", style)
 
 
 def measure(s: Settings, new_tokens: int) -> dict[str, float]:

@@ -94,11 +94,13 @@ def test_every_answer_budget_comes_from_settings() -> None:
     from rag.wiring import ask_options
 
     budget = [f.name for f in fields(ask_options(Settings(), "hash:256", None)) if f.name != "abstention"]
-    changed: dict[str, Any] = {
-        name: (not v if isinstance(v, bool) else v * 2 + 1)
-        for name, v in Settings().model_dump().items()
-        if name in budget
-    }
+
+    def other(value: Any) -> Any:
+        if isinstance(value, bool):
+            return not value
+        return "plain" if isinstance(value, str) else value * 2 + 1
+
+    changed: dict[str, Any] = {n: other(v) for n, v in Settings().model_dump().items() if n in budget}
     assert set(changed) == set(budget)  # every option has a setting of the same name
     options = ask_options(Settings(**changed), "hash:256", None)
     assert {name: getattr(options, name) for name in budget} == changed

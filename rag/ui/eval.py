@@ -67,10 +67,15 @@ def render_eval(report: EvalReport, console: Console) -> None:
         return "-" if v is None else f"{v:.3f}"
 
     answers.add_row("gold answer contained", fmt(a.answer_contained))
+    answers.add_row("  … in model-written sentences", fmt(a.answer_contained_generated))
     answers.add_row("token F1", fmt(a.token_f1))
     answers.add_row("citation precision", fmt(a.citation_precision))
+    answers.add_row("answers with an unsupported number/name", fmt(a.unsupported_facts))
+    answers.add_row("answers with a sentence replaced by a quote", fmt(a.replaced))
+    answers.add_row("answers in the question's language", fmt(a.language_match))
     answers.add_row("refusal precision", fmt(a.refusal_precision))
     answers.add_row("refusal recall", fmt(a.refusal_recall))
+    answers.add_row("answerable questions declined", fmt(a.wrong_refusals))
     for stage, p in a.latency.items():
         if p:
             answers.add_row(f"{stage} p50 / p95 (s)", f"{p['p50']:.2f} / {p['p95']:.2f}")
