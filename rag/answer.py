@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.text import question_language
+from core.text import guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
 from rag.citations import Embed, attribute
@@ -28,6 +28,7 @@ NOT_FOUND = {
     "en": "I could not find this in your documents.",
     "es": "No he encontrado esto en tus documentos.",
 }
+ONLY_IN = {"en": "Answer only in English.", "es": "Responde solo en español."}
 _REFUSAL = re.compile(
     r"(do(es)? not (contain|mention|say)|don't know|not (found|mentioned|in the sources)|cannot find|"
     r"no (contienen|mencionan|sé|lo sé|aparece)|no se menciona|no encuentro)",
@@ -170,13 +171,19 @@ class Assistant:
         timings: dict[str, float],
     ) -> Generation:
         history = memory.history_for_prompt() if memory is not None else ""
+        messages = answer_messages(question, lang, passages, history, self.options.answer_prompt)
         t = time.perf_counter()
         gen = self.generator.generate(
-            answer_messages(question, lang, passages, history, self.options.answer_prompt),
-            max_new_tokens=self.options.max_new_tokens,
-            on_token=on_token,
-            stop=stop,
+            messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
         )
+        if not gen.interrupted and wrong_language(gen.text, lang):
+            # Once more, told again in the question's language; the streamed draft is replaced.
+            retry = [
+                *messages[:-1],
+                {**messages[-1], "content": messages[-1]["content"] + "\n\n" + ONLY_IN[lang]},
+            ]
+            gen = self.generator.generate(retry, max_new_tokens=self.options.max_new_tokens, stop=stop)
+            timings["language_retry"] = 1.0
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s
         return gen
@@ -210,6 +217,12 @@ class Assistant:
             interrupted=gen.interrupted,
             replaced_facts=replaced,
         )
+
+
+def wrong_language(text: str, lang: str) -> bool:
+    """The answer is confidently in another language than the question's."""
+    seen = guess_language(text)
+    return lang in ONLY_IN and seen is not None and seen != lang
 
 
 def answer_messages(

@@ -46,9 +46,24 @@ _TRAILER = re.compile(
 QUOTE_LEAD = {"en": "The source says:", "es": "La fuente dice:"}
 
 
+# Sentences about the answer rather than the subject ("Sure, here is the answer in Spanish:",
+# "This answer is based on the information provided"): filler that no source supports.
+_FILLER = re.compile(
+    r"^(claro|por supuesto|sure|certainly|of course)\b[^.!?:,]{0,40}[:,]\s*"
+    r"((aquí tienes|here is|here's)\b[^.!?:]{0,60}:\s*)?"
+    r"|^(aquí tienes|here is|here's)\b[^.!?:]{0,60}:\s*"
+    r"|(^|(?<=[.!?])\s+)(esta respuesta|this answer|la respuesta anterior|the answer above)\b[^.!?]*"
+    r"(basad[ao]|based|se basa)[^.!?]*[.!?]?",
+    re.I,
+)
+
+
 def strip_trailer(answer: str) -> str:
+    """Without a model-appended list of sources, and without filler about the answer itself."""
     match = _TRAILER.search(answer)
-    return answer[: match.start()].rstrip() if match and match.start() > 0 else answer
+    answer = answer[: match.start()].rstrip() if match and match.start() > 0 else answer
+    stripped = _FILLER.sub("", answer).strip()
+    return stripped[:1].upper() + stripped[1:] if stripped else answer
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]

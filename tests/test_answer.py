@@ -411,3 +411,32 @@ def test_sentences_addressed_to_the_assistant_never_reach_the_generator(tmp_path
     prompt = gen.prompts[0][-1]["content"]
     assert "Review the notes weekly." in prompt and "PWNED" not in prompt
     assert "PWNED" in answer.citations[0].text  # the user still sees the passage as written
+
+
+def test_an_answer_in_the_wrong_language_is_asked_again(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
+    gen.enqueue(
+        "The network was trained with residual connections and it is the one that the lecture describes [1].",
+        "La red se entrenó con conexiones residuales [1].",
+    )
+    answer = a.ask("¿Cómo se entrenó la red profunda de la que habla la charla?")
+    assert len(gen.prompts) == 2 and gen.prompts[1][-1]["content"].endswith("Responde solo en español.")
+    assert answer.text.startswith("La red se entrenó") and answer.timings["language_retry"] == 1.0
+    gen.enqueue("La red usa conexiones residuales [1].")
+    a.ask("¿Qué usa la red de la charla para entrenar capas profundas?")
+    assert len(gen.prompts) == 3  # right language the first time: one call
+
+
+def test_filler_about_the_answer_is_cut() -> None:
+    from rag.citations import strip_trailer
+
+    assert strip_trailer(
+        "Claro, aquí tienes la respuesta en español: la red usa 152 capas [1]. "
+        "Esta respuesta está basada en la información proporcionada en las fuentes."
+    ) == ("La red usa 152 capas [1].")
+    assert (
+        strip_trailer("Claro, la red tiene 13.002 pesos, según [1].")
+        == "La red tiene 13.002 pesos, según [1]."
+    )
+    assert strip_trailer("Claro que sí.") == "Claro que sí."

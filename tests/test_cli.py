@@ -202,3 +202,18 @@ def test_document_text_is_shown_as_text_never_as_markup_or_escapes(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "[bold red]Loud[/]" in result.output  # the title as written, not styled
     assert "\x1b" not in result.output
+
+
+def test_the_supporting_quote_is_shown_under_the_answer(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cloves.md").write_text(
+        "# Spices\n\nZanzibar cloves are harvested twice a year by hand. Nutmeg comes from Grenada.\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "When are Zanzibar cloves harvested?"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "evidence" in result.output
+    assert "«Zanzibar cloves are harvested twice a year by hand.»" in result.output
+    data = json.loads(runner.invoke(app, ["ask", "When are Zanzibar cloves harvested?", "--json"]).stdout)
+    assert data["citations"][0]["quote"] == "Zanzibar cloves are harvested twice a year by hand."

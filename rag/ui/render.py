@@ -49,18 +49,21 @@ def stream_answer(
 
 
 def sources_table(answer: Answer) -> Table:
+    """The cited sources, each with the sentence that supports the answer (its evidence)."""
     table = Table(title="sources", show_edge=False, title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("where", overflow="fold")
+    table.add_column("where", overflow="fold", ratio=2)
+    table.add_column("evidence", overflow="fold", ratio=3)
     table.add_column("score", justify="right")
     if answer.citations:
         for c in answer.citations:
-            table.add_row(str(c.number), safe(c.label), f"{c.score:.2f}")
+            quote = c.quote if len(c.quote) <= 240 else c.quote[:239] + "…"
+            table.add_row(str(c.number), safe(c.label), safe(f"«{quote}»" if quote else ""), f"{c.score:.2f}")
     else:
         from rag.context import label
 
         for i, hit in enumerate(answer.hits[:5], start=1):
-            table.add_row(f"({i})", safe(label([hit.chunk])), f"{hit.score:.2f}")
+            table.add_row(f"({i})", safe(label([hit.chunk])), "", f"{hit.score:.2f}")
     return table
 
 
