@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MetaValue = str | int | float | bool
@@ -86,10 +87,34 @@ class Chunk:
     url: str | None = None
     tokens: int = 0  # in the embedder's tokenizer
     extra: dict[str, MetaValue] = field(default_factory=dict)
+    # Where each unit (cue, page, turn) starts inside `text`, as JSON [[offset, start_s, end_s,
+    # page], ...]: lets a citation point at the cue or page of its quote, not the whole window.
+    spans: str = ""
 
     @property
     def source_name(self) -> str:
         return self.source.rsplit("/", 1)[-1]
+
+    def narrowed_to(self, offset: int) -> Chunk:
+        """This chunk with its times and pages narrowed to the unit holding character `offset`
+        of its text (unchanged when it records no spans or the offset is unknown)."""
+        if not self.spans or offset < 0:
+            return self
+        place = None
+        for start, start_s, end_s, page in json.loads(self.spans):
+            if start > offset:
+                break
+            place = (start_s, end_s, page)
+        if place is None:
+            return self
+        start_s, end_s, page = place
+        return replace(
+            self,
+            start_s=start_s if start_s is not None else self.start_s,
+            end_s=end_s if end_s is not None else self.end_s,
+            page_start=page if page is not None else self.page_start,
+            page_end=page if page is not None else self.page_end,
+        )
 
     def to_metadata(self) -> dict[str, StoreValue]:
         """Flat metadata for Chroma, which rejects None and lists."""
@@ -114,6 +139,7 @@ class Chunk:
             "url": self.url,
             "content_hash": self.content_hash,
             "tokens": self.tokens,
+            "spans": self.spans or None,
         }
         for key, value in self.extra.items():
             raw.setdefault(f"meta_{key}", value)
@@ -147,6 +173,7 @@ class Chunk:
             url=_opt_str(meta.get("url")),
             tokens=int(meta.get("tokens", 0)),
             extra=extra,
+            spans=str(meta.get("spans", "")),
         )
 
 

@@ -8,6 +8,7 @@ Units larger than a window are first split at sentence, then word boundaries.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -100,10 +101,17 @@ def sized_windows(
     return out
 
 
-def _join(units: Sequence[Unit]) -> str:
+def _join(units: Sequence[Unit]) -> tuple[str, str]:
+    """The window's text, and where each unit starts in it (JSON spans, when units carry times or
+    pages: what narrows a citation to its cue or page)."""
     # Cues and transcript paragraphs flow as running speech; prose keeps paragraph breaks.
     sep = " " if all(u.start_s is not None for u in units) else "\n\n"
-    return sep.join(u.text for u in units)
+    spans, offset = [], 0
+    for u in units:
+        spans.append([offset, u.start_s, u.end_s, u.page])
+        offset += len(u.text) + len(sep)
+    located = any(u.start_s is not None or u.page is not None for u in units) and len(units) > 1
+    return sep.join(u.text for u in units), json.dumps(spans) if located else ""
 
 
 def chunk_id(source: str, text: str, occurrence: int) -> str:
@@ -124,7 +132,7 @@ def chunk_document(
     seen: dict[str, int] = {}
     for index, sized in enumerate(sized_windows(doc.units, count, config)):
         window = [u for u, _ in sized]
-        text = _join(window)
+        text, spans = _join(window)
         content_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
         occurrence = seen.get(content_hash, 0)
         seen[content_hash] = occurrence + 1
@@ -154,6 +162,7 @@ def chunk_document(
                 url=str(meta["url"]) if meta.get("url") else None,
                 tokens=sum(n for _, n in sized),
                 extra=extra,
+                spans=spans,
             )
         )
     return chunks

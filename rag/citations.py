@@ -225,9 +225,13 @@ def _order(sents: list[_Sentence]) -> dict[int, int]:
 
 
 def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
-    """The chunks of a passage that contain the quote (all of them if none does alone)."""
-    found = [c for c in chunks if quote[:80] in c.text]
-    return found[:1] or list(chunks)
+    """The chunk of a passage that holds the quote, narrowed to the cue or page it sits in (all
+    the passage's chunks when no single one holds it)."""
+    for c in chunks:
+        at = c.text.find(quote[:80])
+        if at >= 0:
+            return [c.narrowed_to(at)]
+    return list(chunks)
 
 
 def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed) -> list[Citation]:

@@ -440,3 +440,33 @@ def test_filler_about_the_answer_is_cut() -> None:
         == "La red tiene 13.002 pesos, según [1]."
     )
     assert strip_trailer("Claro que sí.") == "Claro que sí."
+
+
+def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> None:
+    env = Env(tmp_path / "state", dim=256)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "foto.srt").write_text(
+        "1\n00:05:25,000 --> 00:05:40,000\nHoy hablamos de la fotosíntesis y del color de las hojas.\n\n"
+        "2\n00:10:05,000 --> 00:10:20,000\nPara liberar una molécula de oxígeno hacen falta ocho fotones.\n\n"
+        "3\n00:18:00,000 --> 00:18:18,000\nLa clorofila refleja la luz verde y por eso vemos las hojas verdes.\n",
+        encoding="utf-8",
+    )
+    env.ingest(docs)
+    stored = env.store.open("test").get_where({"source_name": "foto.srt"})
+    assert len(stored) == 1 and stored[0].spans  # one window of three cues, with their places
+    gen = ScriptedGenerator()
+    gen.enqueue("Hacen falta ocho fotones [1].")
+    a = assistant(env, gen, rule(dense_min=0.0, lexical_min=0.0))
+    cit = a.ask("¿Cuántos fotones hacen falta para liberar oxígeno?").citations[0]
+    assert (cit.start_s, cit.end_s) == (605.0, 620.0) and cit.label.endswith("10:05–10:20")
+    pdf = replace(
+        chunk(0, "Page one text.\n\nThe key result is on page two.\n\nPage three.", source="/d/n.pdf"),
+        page_start=1,
+        page_end=3,
+        spans="[[0, null, null, 1], [16, null, null, 2], [49, null, null, 3]]",
+    )
+    _, cits, _ = attribute(
+        "The key result is on page two [1].", [Passage(1, Hit(pdf), [pdf], pdf.text)], embed
+    )
+    assert (cits[0].page_start, cits[0].page_end) == (2, 2) and cits[0].label == "n.pdf p. 2"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,82 @@ def test_any_cross_encoder_plugs_in_by_setting(
     result = runner.invoke(app, ["ask", "How many layers did ResNet train?", "--json", "--no-rerank"])
     data = json.loads(result.stdout)
     assert all(h["rerank"] is None for h in data["hits"]) and "rerank" not in data["timings"]
+
+
+FOTOSINTESIS = """1
+00:05:25,000 --> 00:05:40,000
+Hoy hablamos de la fotosíntesis y de por qué las hojas nos parecen verdes.
+
+2
+00:10:05,000 --> 00:10:20,000
+Para liberar una molécula de oxígeno hacen falta ocho fotones, no uno ni dos.
+
+3
+00:12:00,000 --> 00:12:15,000
+Una hoja fija unas tres moléculas de CO2 por segundo en cada centro de reacción.
+"""
+
+ALGEBRA = """1
+00:01:00,000 --> 00:01:12,000
+Aplicamos la transformación lineal a los vectores de la base.
+
+2
+00:01:12,000 --> 00:01:30,000
+El vector i cae en las coordenadas [1, -2] y el vector j se mueve a las coordenadas [3, 0].
+"""
+
+
+@pytest.fixture()
+def spanish_talks(real: Path, tmp_path: Path) -> Path:
+    docs = tmp_path / "charlas"
+    docs.mkdir()
+    (docs / "biologia-03-fotosintesis.srt").write_text(FOTOSINTESIS, encoding="utf-8")
+    (docs / "biologia-03-fotosintesis.meta.yaml").write_text(
+        "title: Biología 03 - Fotosíntesis\nspeaker: Dra. Lucía Fernández\nlanguage: es\n", encoding="utf-8"
+    )
+    (docs / "algebra-02-transformaciones.srt").write_text(ALGEBRA, encoding="utf-8")
+    (docs / "algebra-02-transformaciones.meta.yaml").write_text(
+        "title: Álgebra 02 - Transformaciones\nlanguage: es\n", encoding="utf-8"
+    )
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    return docs
+
+
+def test_spanish_number_only_in_the_top_passage_is_answered_in_spanish(spanish_talks: Path) -> None:
+    from core.text import guess_language
+
+    result = runner.invoke(
+        app, ["ask", "¿Cuántos fotones hacen falta para liberar una molécula de oxígeno?", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    answer = data["answer"]
+    assert "ocho" in answer.lower() or re.search(r"\b8\b", answer), answer
+    assert guess_language(answer) in ("es", None) and "fotones" in answer.lower(), answer
+    cited = data["citations"][0]
+    assert cited["source"].endswith("biologia-03-fotosintesis.srt") and "ocho fotones" in cited["quote"]
+    assert cited["start_s"] <= 605.0 <= cited["end_s"], cited  # the cue at 10:05, not the whole talk
+
+
+def test_a_vector_in_an_answer_is_kept(spanish_talks: Path) -> None:
+    result = runner.invoke(app, ["ask", "¿A qué coordenadas se mueve el vector j?", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)["answer"]
+    assert re.search(r"\[\s*3\s*,\s*0\s*\]|\(\s*3\s*,\s*0\s*\)", answer), answer
+
+
+def test_an_answer_the_passage_does_not_support_is_not_shown_as_cited(
+    spanish_talks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    from rag import wiring
+    from rag.config import Settings
+    from rag.generate import ScriptedGenerator
+
+    gen = ScriptedGenerator()
+    gen.enqueue("Para liberar una molécula de oxígeno hacen falta doce fotones [1].")
+    answer = wiring.assistant(Settings(), "default", generator=lambda: gen).ask(
+        "¿Cuántos fotones hacen falta para liberar una molécula de oxígeno?"
+    )
+    assert answer.replaced_facts == ["doce"] and "doce" not in answer.text
+    assert answer.text.startswith("La fuente dice: «") and "ocho fotones" in answer.text
