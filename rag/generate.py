@@ -94,12 +94,15 @@ class TransformersGenerator:
     def _load_precision(self, model: str, cache_dir: Path | None) -> Any:
         import torch
 
+        def fp32() -> Any:
+            return self._load(model, torch.float32)
+
         if self.precision == "int8-dynamic":
-            return self._load_int8(model, cache_dir / "int8" if cache_dir else None)
+            return _cached(model, cache_dir, "per-channel", lambda: _quantize_dynamic(fp32()))
         if self.precision == "int8":
             from rag.quantize import quantize_weights_int8
 
-            return quantize_weights_int8(self._load(model, torch.float32))
+            return _cached(model, cache_dir, "weight-int8", lambda: quantize_weights_int8(fp32()))
         if self.precision == "bf16":
             return self._load(model, torch.bfloat16).to(self.device)
         return self._load(model, torch.float32 if self.device == "cpu" else torch.float16).to(self.device)
@@ -109,42 +112,6 @@ class TransformersGenerator:
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
-
-    def _load_int8(self, model: str, cache: Path | None) -> Any:
-        """Dynamic int8 Linear layers: 3-5x faster decoding on CPU for a small quality cost.
-        Quantizing takes longer than loading (27 s for 1.5B here), so the quantized model is cached
-        (reload ~2 s); the cache is our own file under $RAG_HOME, keyed by model and library versions."""
-        import torch
-        import transformers
-        from torch.ao.quantization import quantize_dynamic
-
-        target = None
-        if cache is not None:
-            key = f"{Path(model).resolve()}|{torch.__version__}|{transformers.__version__}|per-channel"
-            target = cache / f"{Path(model).name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
-            if target.exists():
-                try:
-                    return torch.load(target, weights_only=False)
-                except Exception:
-                    target.unlink(missing_ok=True)  # damaged: rebuild it below
-        # inplace: a copy of the fp32 model would double peak memory (16.6 GB for 1.5B without it).
-        # Per-channel weight scales: the default per-tensor scales derailed Spanish answers that fp32
-        # got right (one scale per matrix is too coarse for LLM weights).
-        from torch.ao.quantization import per_channel_dynamic_qconfig
-
-        quantized = quantize_dynamic(
-            self._load(model, torch.float32), {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True
-        )
-        if target is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8-", suffix=".pt")
-            os.close(fd)
-            try:
-                torch.save(quantized, tmp)
-                os.replace(tmp, target)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        return quantized
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -213,6 +180,42 @@ class TransformersGenerator:
         return Generation(
             "".join(pieces), n_in, n_out, time.perf_counter() - t0, first, interrupted=stop_event.is_set()
         )
+
+
+def _quantize_dynamic(model: Any) -> Any:
+    """int8 weights and int8 activations at run time. In place: a copy of the fp32 model would
+    double peak memory. Per-channel weight scales: per-tensor ones derailed Spanish answers."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+
+
+def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], Any]) -> Any:
+    """A quantized model, built once and kept as our own file under $RAG_HOME/models/int8/, keyed
+    by model, quantization and library versions: quantizing costs more than reloading the file."""
+    import torch
+    import transformers
+
+    if cache_dir is None:
+        return build()
+    key = f"{Path(model).resolve()}|{torch.__version__}|{transformers.__version__}|{tag}"
+    target = cache_dir / "int8" / f"{Path(model).name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
+    if target.exists():
+        try:
+            return torch.load(target, weights_only=False)
+        except Exception:
+            target.unlink(missing_ok=True)  # damaged: rebuilt below
+    quantized = build()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8-", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(quantized, tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return quantized
 
 
 @register_generator("scripted")
