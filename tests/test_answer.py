@@ -378,6 +378,8 @@ def test_a_number_the_passage_does_not_hold_is_never_shown_as_cited() -> None:
     words = [Passage(1, passages[0].hit, passages[0].chunks, "Hacen falta 8 fotones por cada O2.")]
     text, cits, replaced = attribute("Hacen falta ocho fotones [1].", words, embed, lang="es")
     assert replaced == [] and text == "Hacen falta ocho fotones [1]." and cits
+    text, _, replaced = attribute("Hacen falta doce fotones [1].", words, embed, lang="es")
+    assert replaced == ["doce"] and text == "La fuente dice: «Hacen falta 8 fotones por cada O2.» [1]"
 
 
 def test_citation_points_at_the_chunk_that_holds_the_quote() -> None:
