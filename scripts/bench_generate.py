@@ -1,5 +1,6 @@
 """Generator benchmark: GGUF conversion and cache reload time, time to first token and decode
-tokens/s for both bundled generators, fp32 next to int8, on the same prompt and thread count.
+tokens/s for both bundled generators at each precision (fp32, bf16, int8 weights, dynamic int8),
+on the same prompt and thread count.
 Prints and saves JSON.
 
     python scripts/bench_generate.py [--models qwen2.5-coder-0.5b-instruct,...] [--out bench-results/generate.json]
@@ -117,6 +118,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--new-tokens", type=int, default=48)
     ap.add_argument(
+        "--precisions", default="fp32,bf16,int8,int8-dynamic", help="generator precisions to time"
+    )
+    ap.add_argument(
         "--llama", action="store_true", help="also time llama.cpp (llama-cpp-python) on the same GGUF"
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "generate.json")
@@ -134,10 +138,16 @@ def main() -> None:
             entry["convert_s"] = round(time.perf_counter() - t, 1)
         path = resolve(name, "generator", s.models_dir)
         entry["cache_mb"] = round(sum(f.stat().st_size for f in Path(path).iterdir()) / 2**20)
-        entry["fp32"] = measure(s.model_copy(update={"quantize": False}), args.new_tokens)
-        entry["int8"] = measure(s.model_copy(update={"quantize": True}), args.new_tokens)
-        fp32, int8 = entry["fp32"], entry["int8"]
-        entry["int8_decode_speedup"] = round(int8["decode_tokens_per_s"] / fp32["decode_tokens_per_s"], 2)  # type: ignore[index]
+        speeds = {}
+        for precision in args.precisions.split(","):
+            entry[precision] = speeds[precision] = measure(
+                s.model_copy(update={"generator_precision": precision}), args.new_tokens
+            )
+        if "fp32" in speeds:
+            base = speeds["fp32"]["decode_tokens_per_s"] or 1.0
+            entry["decode_speedup_vs_fp32"] = {
+                p: round(v["decode_tokens_per_s"] / base, 2) for p, v in speeds.items()
+            }
         results[name] = entry
         print(json.dumps({name: entry}, indent=2), flush=True)
     if args.llama:
