@@ -208,9 +208,9 @@ def _render(sents: list[_Sentence]) -> str:
     for sent in sents:
         marks = "".join(f"[{order[i]}]" for i in sent.keep)
         stripped = sent.plain.rstrip()
-        if marks:  # the marker goes before the sentence's final punctuation
+        if marks:  # the marker goes before the sentence's final punctuation (a quote gets one)
             end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
-            rebuilt.append(f"{stripped[: len(stripped) - len(end)]} {marks}{end}")
+            rebuilt.append(f"{stripped[: len(stripped) - len(end)]} {marks}{end or '.'}")
         elif stripped:
             rebuilt.append(stripped)
     return " ".join(rebuilt)

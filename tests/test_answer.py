@@ -379,7 +379,7 @@ def test_a_number_the_passage_does_not_hold_is_never_shown_as_cited() -> None:
     text, cits, replaced = attribute("Hacen falta ocho fotones [1].", words, embed, lang="es")
     assert replaced == [] and text == "Hacen falta ocho fotones [1]." and cits
     text, _, replaced = attribute("Hacen falta doce fotones [1].", words, embed, lang="es")
-    assert replaced == ["doce"] and text == "La fuente dice: «Hacen falta 8 fotones por cada O2.» [1]"
+    assert replaced == ["doce"] and text == "La fuente dice: «Hacen falta 8 fotones por cada O2.» [1]."
 
 
 def test_citation_points_at_the_chunk_that_holds_the_quote() -> None:
@@ -472,3 +472,17 @@ def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> No
         "The key result is on page two [1].", [Passage(1, Hit(pdf), [pdf], pdf.text)], embed
     )
     assert (cits[0].page_start, cits[0].page_end) == (2, 2) and cits[0].label == "n.pdf p. 2"
+
+
+def test_an_audit_finds_what_verification_would_replace() -> None:
+    from rag.citations import audit
+    from rag.types import Answer
+
+    passages = _passages()
+    text, cits, _ = attribute(
+        "Adam uses beta2 0.95 by default [3]. Estos valores son típicos.", passages, embed
+    )
+    answer = Answer("q", "q", text, citations=cits, passages=passages)
+    assert audit(answer) == []  # "Estos" after a replaced quote is not a name
+    forged = Answer("q", "q", "Adam uses beta2 0.95 by default [1].", citations=cits, passages=passages)
+    assert audit(forged) == ["0.95"]
