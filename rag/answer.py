@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from core.text import guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
-from rag.citations import Embed, attribute
+from rag.citations import MARKER, Embed, attribute, sentences_of, strip_trailer
 from rag.context import build_passages, render_sources
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import answer_templates
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
-from rag.types import Answer, Hit, Passage
+from rag.types import Answer, Citation, Hit, Passage
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}
 NOT_FOUND = {
@@ -29,9 +29,14 @@ NOT_FOUND = {
     "es": "No he encontrado esto en tus documentos.",
 }
 ONLY_IN = {"en": "Answer only in English.", "es": "Responde solo en español."}
+# The model saying the sources do not answer. Read in the answer's first sentence only: a later
+# "the sources do not say more" after an answer is not a refusal.
 _REFUSAL = re.compile(
-    r"(do(es)? not (contain|mention|say)|don't know|not (found|mentioned|in the sources)|cannot find|"
-    r"no (contienen|mencionan|sé|lo sé|aparece)|no se menciona|no encuentro)",
+    r"(do(es)? not (contain|mention|say|provide|specify)|don't know|not (found|mentioned|in the sources)|"
+    r"cannot (find|answer|determine)|(don't|do not) have (the |enough |any )?(information|data)|"
+    r"no (contienen|mencionan|sé|lo sé|aparece|proporcionan|especifican)|no se (menciona|especifica|indica)|"
+    r"no encuentro|no tengo (la |suficiente |ninguna )?(información|capacidad|datos)|"
+    r"no (puedo|es posible) (responder|determinar|saber)|no hay información)",
     re.I,
 )
 
@@ -199,15 +204,23 @@ class Assistant:
         timings: dict[str, float],
     ) -> Answer:
         t = time.perf_counter()
-        says_refusal = bool(_REFUSAL.search(gen.text))
-        text, citations, replaced = attribute(gen.text, passages, self.embed, question=question, lang=lang)
+        first = sentences_of(strip_trailer(gen.text))[:1]
+        refused = bool(first and _REFUSAL.search(first[0]))
+        citations: list[Citation] = []
+        replaced: list[str] = []
+        if refused:  # nothing to cite: the model says the sources do not answer
+            text = MARKER.sub("", gen.text).strip()
+        else:
+            text, citations, replaced = attribute(
+                gen.text, passages, self.embed, question=question, lang=lang
+            )
         timings["cite"] = time.perf_counter() - t
         return Answer(
             question,
             query,
             text if text.strip() else NOT_FOUND[lang],
             abstained=False,
-            refused=not citations and says_refusal,
+            refused=refused,
             citations=citations,
             passages=passages,
             hits=hits,

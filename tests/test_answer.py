@@ -486,3 +486,20 @@ def test_an_audit_finds_what_verification_would_replace() -> None:
     assert audit(answer) == []  # "Estos" after a replaced quote is not a name
     forged = Answer("q", "q", "Adam uses beta2 0.95 by default [1].", citations=cits, passages=passages)
     assert audit(forged) == ["0.95"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "refused"),
+    [
+        ("No tengo información sobre los musulmanes que vinieron de Irak [1].", True),
+        ("No tengo la capacidad de responder a esta pregunta.", True),
+        ("The sources do not specify how many layers it had [2].", True),
+        ("ResNet had 152 layers [1]. The sources do not say more about it.", False),
+    ],
+)
+def test_refusals_are_read_in_the_first_sentence(indexed: Env, reply: str, refused: bool) -> None:
+    gen = ScriptedGenerator()
+    gen.enqueue(reply)
+    answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask("How deep did ResNet go?")
+    assert answer.refused is refused and answer.declined is refused
+    assert (answer.citations == []) is refused and ("[" in answer.text) is not refused
