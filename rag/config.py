@@ -93,10 +93,10 @@ class Settings(BaseSettings):
         1, description="Chunks on each side of a retrieved chunk added to its passage"
     )
     generator_precision: str = Field(
-        "int8-dynamic",
+        "int8",
         description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls) or int8-dynamic (int8 weights and activations)",
     )
-    repetition_penalty: float = Field(1.05, description="Generator repetition penalty (1.0: none)")
+    repetition_penalty: float = Field(1.0, description="Generator repetition penalty (1.0: none)")
 
     @property
     def store_dir(self) -> Path:

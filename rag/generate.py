@@ -67,8 +67,8 @@ class TransformersGenerator:
         threads: int | None = None,
         name: str | None = None,
         cache_dir: Path | None = None,
-        precision: str = "int8-dynamic",
-        repetition_penalty: float = 1.05,
+        precision: str,
+        repetition_penalty: float,
         **_: Any,
     ) -> None:
         import torch

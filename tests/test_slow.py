@@ -59,7 +59,8 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     assert (path / MARKER).exists() and (path / "model.safetensors").exists()
     assert not any(p.name.startswith(".") for p in path.parent.iterdir())  # no temp leftovers
     int8_cache = real / "models" / "int8"
-    gen = make_generator("transformers", str(path), name=name, cache_dir=real / "models")
+    options = {"name": name, "cache_dir": real / "models", "precision": "int8", "repetition_penalty": 1.0}
+    gen = make_generator("transformers", str(path), **options)
     pieces: list[str] = []
     out = gen.generate(
         [{"role": "user", "content": "What is the capital city of France?"}],
@@ -71,7 +72,7 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     assert "".join(pieces) == out.text
     cached = [p for p in int8_cache.iterdir() if p.name.startswith(path.name)]
     assert len(cached) == 1 and not any(p.name.startswith(".") for p in int8_cache.iterdir())
-    again = make_generator("transformers", str(path), name=name, cache_dir=real / "models")
+    again = make_generator("transformers", str(path), **options)
     assert (
         again.generate(
             [{"role": "user", "content": "What is the capital city of France?"}], max_new_tokens=16
