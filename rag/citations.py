@@ -149,19 +149,22 @@ def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], quest
     best-supported passage that does is cited instead. False: no passage holds them."""
     if not check(sent.plain).unsupported or not check(sent.plain, question).unsupported:
         return True
-    if sent.keep and check(sent.plain, *(_checked(passages[i]) for i in sent.keep), question).ok:
+    cited = [passages[i] for i in sent.keep]
+    if cited and check(sent.plain, *(p.text for p in cited), question, names_from=_names_of(cited)).ok:
         return True
     for idx in (int(i) for i in np.argsort(-row)):
-        if check(sent.plain, _checked(passages[idx]), question).ok:
+        p = passages[idx]
+        if check(sent.plain, p.text, question, names_from=_names_of([p])).ok:
             sent.keep = [idx]
             return True
     return False
 
 
-def _checked(passage: Passage) -> str:
-    """What a passage vouches for: its text and its label (title, speakers, time or page)."""
-    speakers = ", ".join(dict.fromkeys(s for c in passage.chunks for s in c.speakers))
-    return f"{label(passage.chunks)}\n{passage.first.title}\n{speakers}\n{passage.text}"
+def _names_of(passages: Sequence[Passage]) -> str:
+    """Titles and speakers: they vouch for the names an answer states (not for its numbers)."""
+    return "\n".join(
+        f"{p.first.title}\n{', '.join(s for c in p.chunks for s in c.speakers)}" for p in passages
+    )
 
 
 def attribute(
@@ -188,7 +191,9 @@ def attribute(
     for sent, row in zip(sents, support, strict=True):
         sent.keep = _correct(sent, row, len(passages), config)
         if not _verify(sent, row, passages, question):
-            replaced += check(sent.plain, *(_checked(p) for p in passages), question).unsupported
+            replaced += check(
+                sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages)
+            ).unsupported
             best = int(np.argmax(row))
             quote = _best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
@@ -264,13 +269,14 @@ def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed
 def audit(answer: Answer) -> list[str]:
     """The numbers and names in an answer's sentences that what they cite does not hold (an
     uncited sentence: no passage holds). Empty for a verified answer; `rag eval` reports it."""
-    passages = {
-        c.number: f"{c.label}\n{c.title}\n{', '.join(c.speakers)}\n{c.text}" for c in answer.citations
-    }
-    everything = [f"{label(p.chunks)}\n{p.first.title}\n{p.text}" for p in answer.passages]
+    passages = {c.number: c.text for c in answer.citations}
+    names = "\n".join(f"{c.title}\n{', '.join(c.speakers)}" for c in answer.citations) + _names_of(
+        answer.passages
+    )
+    everything = [p.text for p in answer.passages]
     missing: list[str] = []
     for raw in sentences_of(answer.text):
         plain, cited = split_markers(raw, max(passages, default=0), " ".join(passages.values()))
         sources = [passages[i + 1] for i in cited if i + 1 in passages] or everything
-        missing += check(plain, *sources, answer.question).unsupported
+        missing += check(plain, *sources, answer.question, names_from=names).unsupported
     return missing

@@ -66,7 +66,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, description="Tokens shared by consecutive chunks")
     max_file_mb: int = Field(200, description="Files larger than this are skipped")
 
-    quantize: bool = Field(True, description="int8 dynamic quantization of the generator and reranker on CPU")
+    quantize: bool = Field(
+        True,
+        description="Quantize on CPU: the generator to generator_precision, the reranker to dynamic int8; false: both fp32",
+    )
     device: str = Field("cpu", description="torch device for the models")
     threads: int | None = Field(None, description="torch threads for generation (default: torch's)")
     allow_network: bool = Field(

@@ -80,12 +80,14 @@ class Check:
         return not self.unsupported
 
 
-def check(sentence: str, *sources: str) -> Check:
-    """Which numbers and names of `sentence` occur in none of `sources` (passage, question)."""
+def check(sentence: str, *sources: str, names_from: str = "") -> Check:
+    """Which numbers and names of `sentence` occur in none of `sources` (passage, question).
+    `names_from` (titles, speakers) vouches for names only: the numbers in a title or a time
+    label ("Lecture 07", "12:00") are not evidence for a number in the answer."""
     sentence = _MARK.sub(" ", sentence)  # citation markers are not facts
     allowed = " \n ".join(sources)
     values = _all_values(allowed)
-    folded = fold(allowed)
+    folded = fold(f"{allowed}\n{names_from}")
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
     missing += [name for name in sorted(names(sentence)) if fold(name) not in folded]
     return Check(missing)

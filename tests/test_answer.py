@@ -503,3 +503,13 @@ def test_refusals_are_read_in_the_first_sentence(indexed: Env, reply: str, refus
     answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask("How deep did ResNet go?")
     assert answer.refused is refused and answer.declined is refused
     assert (answer.citations == []) is refused and ("[" in answer.text) is not refused
+
+
+def test_numbers_in_titles_and_times_are_not_evidence() -> None:
+    cue = chunk(0, "Hacen falta 8 fotones por molécula.", start_s=720.0, end_s=735.0)
+    cue = replace(cue, title="Biología 12", speakers=("Dra. Lucía Fernández",))
+    passage = Passage(1, Hit(cue), [cue], cue.text)
+    _, _, replaced = attribute("Hacen falta doce fotones [1].", [passage], embed, lang="es")
+    assert replaced == ["doce"]  # 12 is in the title and the time label, not in what was said
+    _, _, replaced = attribute("Según Fernández hacen falta 8 fotones [1].", [passage], embed, lang="es")
+    assert replaced == []  # names may come from the speakers
