@@ -80,7 +80,18 @@ def test_ask_json_schema(corpus_copy: Path) -> None:
     result = runner.invoke(app, ["ask", "What did ResNet train with residual connections?", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) >= {"question", "query", "answer", "abstained", "citations", "tokens", "timings", "hits"}
+    assert set(data) >= {
+        "question",
+        "query",
+        "answer",
+        "abstained",
+        "refused",
+        "replaced_facts",
+        "citations",
+        "tokens",
+        "timings",
+        "hits",
+    }
     assert data["tokens"]["input"] > 0 and data["tokens"]["output"] > 0
     assert {"retrieve", "generate", "total"} <= set(data["timings"])
     cit = data["citations"][0]

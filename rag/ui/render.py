@@ -86,6 +86,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "abstain_reason": answer.abstain_reason,
         "refused": answer.refused,
+        "replaced_facts": answer.replaced_facts,
         "interrupted": answer.interrupted,
         "model": answer.model,
         "citations": [asdict(c) | {"text": c.text[:600]} for c in answer.citations],
