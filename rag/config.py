@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     chunk_tokens: int | None = Field(
         None, description="Sliding-window size in embedder tokens (unset: fits the embedder, 254 for MiniLM)"
     )
-    chunk_overlap: int = Field(32, description="Tokens shared by consecutive chunks")
-    max_file_mb: int = Field(200, description="Files larger than this are skipped")
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks")
+    max_file_mb: int = Field(200, ge=1, description="Files larger than this are skipped")
 
     quantize: bool = Field(
         True,
@@ -85,21 +85,21 @@ class Settings(BaseSettings):
         None, description="Abstention threshold on the best dense similarity (unset: calibrated)"
     )
 
-    top_k: int = Field(5, description="Passages considered for the answer's context")
-    candidates: int = Field(30, description="Candidates retrieved by hybrid search")
-    rerank_top: int = Field(20, description="Candidates the reranker scores")
-    context_tokens: int = Field(1200, description="Generator tokens the passages may fill")
-    max_new_tokens: int = Field(320, description="Longest answer, in generator tokens")
-    memory_turns: int = Field(4, description="Chat turns kept verbatim")
+    top_k: int = Field(5, ge=1, description="Passages considered for the answer's context")
+    candidates: int = Field(30, ge=1, description="Candidates retrieved by hybrid search")
+    rerank_top: int = Field(20, ge=1, description="Candidates the reranker scores")
+    context_tokens: int = Field(1200, ge=16, description="Generator tokens the passages may fill")
+    max_new_tokens: int = Field(320, ge=1, description="Longest answer, in generator tokens")
+    memory_turns: int = Field(4, ge=0, description="Chat turns kept verbatim")
     answer_prompt: str = Field("classic", description="Answer prompt style: a pair of files in rag/prompts/")
     context_neighbours: int = Field(
-        1, description="Chunks on each side of a retrieved chunk added to its passage"
+        1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )
-    generator_precision: str = Field(
+    generator_precision: Literal["fp32", "bf16", "int8", "int8-dynamic"] = Field(
         "int8",
         description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls) or int8-dynamic (int8 weights and activations)",
     )
-    repetition_penalty: float = Field(1.0, description="Generator repetition penalty (1.0: none)")
+    repetition_penalty: float = Field(1.0, gt=0, description="Generator repetition penalty (1.0: none)")
 
     @property
     def store_dir(self) -> Path:

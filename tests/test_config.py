@@ -104,3 +104,15 @@ def test_every_answer_budget_comes_from_settings() -> None:
     assert set(changed) == set(budget)  # every option has a setting of the same name
     options = ask_options(Settings(**changed), "hash:256", None)
     assert {name: getattr(options, name) for name in budget} == changed
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("RAG_CONTEXT_NEIGHBOURS", "-3"), ("RAG_TOP_K", "0"), ("RAG_GENERATOR_PRECISION", "int4")],
+)
+def test_out_of_range_settings_are_refused(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError):
+        Settings()
