@@ -197,7 +197,7 @@ def attribute(
             best = int(np.argmax(row))
             quote = _best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
-    return _render(sents), _citations(sents, passages, embed), replaced
+    return _render(sents), _citations(sents, passages, support, embed), replaced
 
 
 def _best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
@@ -239,7 +239,9 @@ def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
     return list(chunks)
 
 
-def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed) -> list[Citation]:
+def _citations(
+    sents: list[_Sentence], passages: Sequence[Passage], support: np.ndarray, embed: Embed
+) -> list[Citation]:
     out = []
     for idx, number in sorted(_order(sents).items(), key=lambda kv: kv[1]):
         p = passages[idx]
@@ -258,7 +260,7 @@ def _citations(sents: list[_Sentence], passages: Sequence[Passage], embed: Embed
                 end_s=max((c.end_s for c in chunks if c.end_s is not None), default=None),
                 speakers=list(dict.fromkeys(s for c in chunks for s in c.speakers)),
                 score=p.hit.score,
-                support=float(support_matrix([claims], [p.text], embed)[0, 0]),
+                support=float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep)),
                 text=p.text,
                 quote=quote,
             )
@@ -270,9 +272,7 @@ def audit(answer: Answer) -> list[str]:
     """The numbers and names in an answer's sentences that what they cite does not hold (an
     uncited sentence: no passage holds). Empty for a verified answer; `rag eval` reports it."""
     passages = {c.number: c.text for c in answer.citations}
-    names = "\n".join(f"{c.title}\n{', '.join(c.speakers)}" for c in answer.citations) + _names_of(
-        answer.passages
-    )
+    names = _names_of(answer.passages)  # every citation's passage is among them
     everything = [p.text for p in answer.passages]
     missing: list[str] = []
     for raw in sentences_of(answer.text):

@@ -63,13 +63,16 @@ class EvalReport:
         return data
 
 
+def corpus_names(evalset: EvalSet) -> dict[str, str]:
+    """File stem → document id, as write_corpus names the files."""
+    return {f"d{n:06d}": doc.id for n, doc in enumerate(evalset.docs)}
+
+
 def write_corpus(evalset: EvalSet, folder: Path) -> dict[str, str]:
     """Each document as a Markdown file with its title in front-matter; file stem → document id."""
     folder.mkdir(parents=True)
-    names = {}
-    for n, doc in enumerate(evalset.docs):
-        stem = f"d{n:06d}"
-        names[stem] = doc.id
+    names = corpus_names(evalset)
+    for stem, doc in zip(names, evalset.docs, strict=True):
         head = f"---\ntitle: {json.dumps(doc.title)}\n---\n\n" if doc.title else ""
         (folder / f"{stem}.md").write_text(head + doc.text + "\n", encoding="utf-8")
     return names

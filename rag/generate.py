@@ -97,11 +97,11 @@ class TransformersGenerator:
         def fp32() -> Any:
             return self._load(model, torch.float32)
 
-        if self.precision == "int8-dynamic":
-            return _cached(model, cache_dir, "per-channel", lambda: _quantize_dynamic(fp32()))
-        if self.precision == "int8":
-            from rag.quantize import quantize_weights_int8
+        from rag.quantize import quantize_dynamic_int8, quantize_weights_int8
 
+        if self.precision == "int8-dynamic":
+            return _cached(model, cache_dir, "per-channel", lambda: quantize_dynamic_int8(fp32()))
+        if self.precision == "int8":
             return _cached(model, cache_dir, "weight-int8", lambda: quantize_weights_int8(fp32()))
         if self.precision == "bf16":
             return self._load(model, torch.bfloat16).to(self.device)
@@ -180,15 +180,6 @@ class TransformersGenerator:
         return Generation(
             "".join(pieces), n_in, n_out, time.perf_counter() - t0, first, interrupted=stop_event.is_set()
         )
-
-
-def _quantize_dynamic(model: Any) -> Any:
-    """int8 weights and int8 activations at run time. In place: a copy of the fp32 model would
-    double peak memory. Per-channel weight scales: per-tensor ones derailed Spanish answers."""
-    import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
 
 
 def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], Any]) -> Any:

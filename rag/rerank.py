@@ -78,11 +78,11 @@ class CrossEncoderReranker:
         if self.quantized:
             # Dynamic int8 Linear layers: ~2.7x faster on 2 CPU cores (20 × 253 tokens: 0.26 s vs
             # ~0.7 s), same top-1, scores within 0.1 (scripts/bench_retrieval.py). Per-channel
-            # scales, as for the generator.
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+            # scales.
+            from rag.quantize import quantize_dynamic_int8
 
             # Only the transformer (module 0): the score head is one tiny Linear worth keeping exact.
-            quantize_dynamic(self.model[0], {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+            quantize_dynamic_int8(self.model[0])
         self.name = f"cross-encoder:{name or model}"
         self.batch_size = batch_size
 

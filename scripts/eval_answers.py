@@ -24,7 +24,7 @@ from rag.cli import quiet_libraries
 from rag.config import load_settings
 from rag.eval_answers import answer_metrics
 from rag.eval_data import EvalSet
-from rag.evaluate import write_corpus
+from rag.evaluate import corpus_names, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
@@ -75,7 +75,7 @@ def main() -> None:
     evalset = held_out(args.set, args.split, args.data)
     evalset = EvalSet(evalset.name, evalset.docs, evalset.queries[: args.limit])
     docs = args.home / "docs" / args.set
-    names = write_corpus(evalset, docs) if not docs.exists() else _names(evalset, docs)
+    names = write_corpus(evalset, docs) if not docs.exists() else corpus_names(evalset)
     embedder = wiring.embedder_for_ingest(s)
     with wiring.ingest_session(s) as (store, manifest):
         options = IngestOptions(collection=s.collection, chunk=wiring.chunk_config(s, embedder))
@@ -90,11 +90,6 @@ def main() -> None:
     out = args.out or ROOT / "bench-results" / f"answers-{evalset.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-
-
-def _names(evalset: EvalSet, docs: Path) -> dict[str, str]:
-    """The stem → document id map write_corpus made (documents are written in a fixed order)."""
-    return {f"d{n:06d}": doc.id for n, doc in enumerate(evalset.docs)}
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ def load(name: str) -> str:
     return (files(__package__) / f"{name}.txt").read_text(encoding="utf-8")
 
 
+@cache
 def styles() -> list[str]:
     names = (p.name for p in files(__package__).iterdir())
     return sorted({n.split("-system")[0] for n in names if "-system" in n and n.endswith(".txt")})
