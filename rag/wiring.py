@@ -144,7 +144,7 @@ def embedder_for_collection(s: Settings, collection: VectorCollection) -> Embedd
 
 
 def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
-    size = s.chunk_tokens or max(16, embedder.max_tokens - 2)  # room for [CLS]/[SEP]
+    size = max(16, min(s.chunk_tokens, embedder.max_tokens - 2))  # room for [CLS]/[SEP]
     try:
         return ChunkConfig(size=size, overlap=min(s.chunk_overlap, size // 2))
     except ValueError as exc:

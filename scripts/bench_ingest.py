@@ -41,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "ingest.json")
-    ap.add_argument("--embedder", default="all-MiniLM-L6-v2")
+    ap.add_argument("--embedder", default=None, help="default: the configured embedder")
     args = ap.parse_args()
     quiet_libraries()
     if not (args.data / "changelog_practical_ai").exists():

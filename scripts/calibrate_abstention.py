@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.embedder import CachedEmbedder, Embedder
 from ingest.pipeline import IngestOptions, Ingestor
 from rag import wiring
 from rag.abstain import Abstention, Evidence, evidence
@@ -54,13 +55,17 @@ def load_squad(path: Path) -> dict[str, list[tuple[str, list[str]]]]:
     return out
 
 
-def half_assistant(s: Settings, name: str, paragraphs: list[str], work: Path) -> Assistant:
+def half_assistant(
+    s: Settings, name: str, paragraphs: list[str], work: Path, cache: Path | None
+) -> Assistant:
     """A collection of these paragraphs, ingested by the real pipeline, and an Assistant over it."""
     docs = work / name
     docs.mkdir(parents=True)
     for i, text in enumerate(paragraphs):
         (docs / f"p{i:05d}.txt").write_text(text + "\n", encoding="utf-8")
-    embedder = wiring.embedder_for_ingest(s)
+    embedder: Embedder = wiring.embedder_for_ingest(s)
+    if cache is not None:  # vectors kept between runs (scripts/eval_embedders.py writes the same file)
+        embedder = CachedEmbedder(embedder, cache)
     store = wiring.open_store(s)
     manifest = wiring.open_manifest(s, store)
     options = IngestOptions(collection=name, chunk=wiring.chunk_config(s, embedder))
@@ -74,7 +79,13 @@ def _no_generator() -> Generator:
 
 
 def signals(
-    s: Settings, lang: str, data: Path, per_lang: int, rng: random.Random, only: set[str] | None
+    s: Settings,
+    lang: str,
+    data: Path,
+    per_lang: int,
+    rng: random.Random,
+    only: set[str] | None,
+    cache: Path | None,
 ) -> list[Row]:
     articles = load_squad(data)
     titles = sorted(articles)
@@ -83,7 +94,7 @@ def signals(
     with tempfile.TemporaryDirectory(prefix="rag-calibrate-") as tmp:
         work = Path(tmp)
         helpers = [
-            half_assistant(s, f"{lang}-{h}", [p for t in half for p, _ in articles[t]], work)
+            half_assistant(s, f"{lang}-{h}", [p for t in half for p, _ in articles[t]], work, cache)
             for h, half in enumerate(halves)
         ]
         asked = [
@@ -141,7 +152,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-lang", type=int, default=300)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--embedder", default="all-MiniLM-L6-v2")
+    ap.add_argument("--embedder", default=None, help="default: the configured embedder")
+    ap.add_argument("--embed-cache", type=Path, default=None, help="SQLite file of cached vectors")
     ap.add_argument("--reranker", default="", help="calibrate this cross-encoder's threshold instead")
     ap.add_argument("--write", action="store_true", help="update rag/calibration.json")
     args = ap.parse_args()
@@ -158,7 +170,13 @@ def main() -> None:
                 held_out = {k: set(v["val_titles"]) for k, v in validation.items()}
         rng = random.Random(13)
         rows = signals(
-            s, "en", args.data / "squad2_dev_half_en/dev-v2.0.json", args.per_lang, rng, held_out.get("en")
+            s,
+            "en",
+            args.data / "squad2_dev_half_en/dev-v2.0.json",
+            args.per_lang,
+            rng,
+            held_out.get("en"),
+            args.embed_cache,
         )
         rows += signals(
             s,
@@ -167,6 +185,7 @@ def main() -> None:
             args.per_lang,
             rng,
             held_out.get("es"),
+            args.embed_cache,
         )
     data = json.loads((ROOT / "rag" / "calibration.json").read_text())
     generic = data["generic"]
@@ -184,7 +203,7 @@ def main() -> None:
         ]
         rule = best_rule(rows, grid)
         entry = {"dense_min": rule.dense_min, "lexical_min": rule.lexical_min}
-        section, key = "embedders", f"sentence-transformers:{args.embedder}"
+        section, key = "embedders", f"{s.embedder_backend}:{s.embedder}"
     entry |= {
         "measured": measured(rows, rule),
         "questions_per_lang": args.per_lang,

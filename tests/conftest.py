@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import default_model_cache
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Read before any test redirects XDG_CACHE_HOME: the slow tests use the models `make install` pulled.
+REAL_MODEL_CACHE = default_model_cache()
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +20,7 @@ def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var)
     home = tmp_path / "rag-home"
     monkeypatch.setenv("RAG_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # never the developer's model cache
     monkeypatch.setenv("RAG_RERANKER_BACKEND", "identity")
     monkeypatch.setenv("RAG_RERANKER", "identity")
     monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from rag.config import Settings, load_settings
+from rag.config import Settings, default_model_cache, load_settings
 
 
 def test_defaults_follow_rag_home(rag_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,8 +14,8 @@ def test_defaults_follow_rag_home(rag_home: Path, monkeypatch: pytest.MonkeyPatc
     s = Settings()
     assert s.home == rag_home
     assert s.store_dir == rag_home / "store"
-    assert s.models_dir == rag_home / "models"
-    assert s.embedder == "all-MiniLM-L6-v2"
+    assert s.models_dir == default_model_cache() and "rag-home" not in str(s.models_dir)
+    assert s.embedder == "embeddinggemma-300m"
     assert s.generator == "qwen2.5-coder-1.5b-instruct"
     assert s.reranker == "rag-reranker-minilm-l6" and s.rerank_fusion is True and s.quantize is True
     monkeypatch.setenv("RAG_RERANKER", "")

@@ -173,3 +173,49 @@ def test_eval_cli_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no such file" in result.output
     result = runner.invoke(app, ["eval", str(tmp_path), "--format", "xml"])
     assert result.exit_code == 1 and "unknown format" in result.output
+
+
+def _set(name: str, docs: list[tuple[str, str]], questions: list[tuple[str, str]]) -> eval_data.EvalSet:
+    return eval_data.EvalSet(
+        name,
+        [eval_data.EvalDoc(i, "", t) for i, t in docs],
+        [eval_data.EvalQuery(f"{name}{n}", q, {d: 1.0}) for n, (q, d) in enumerate(questions)],
+    )
+
+
+def test_translations_are_aligned_by_names_and_numbers() -> None:
+    en = _set(
+        "en",
+        [
+            ("a", "Warsaw had 1,700,000 people in 1939 and Chopin lived there."),
+            ("b", "The Normans came from Normandy under Rollo in 911."),
+            ("c", "Steam engines are heat engines that perform work."),  # no names: not alignable
+        ],
+        [("How many lived in Warsaw?", "a"), ("Who led the Normans?", "b"), ("What is a steam engine?", "c")],
+    )
+    es = _set(
+        "es",
+        [
+            ("x", "Los normandos vinieron de Normandía bajo Rollo en 911."),
+            ("y", "Varsovia tenía 1,700,000 habitantes en 1939 y Chopin vivió allí."),
+            ("z", "Las máquinas de vapor son máquinas térmicas."),
+        ],
+        [("¿Quién dirigió a los normandos?", "x")],
+    )
+    pairs = eval_data.align(en, es)
+    assert pairs == {"a": "y", "b": "x"}
+    crossed = eval_data.crosslingual(en, es, pairs, "en>es")
+    assert [(q.question, q.gold) for q in crossed.queries] == [
+        ("How many lived in Warsaw?", {"y": 1.0}),
+        ("Who led the Normans?", {"x": 1.0}),
+    ]
+    assert [d.id for d in crossed.docs] == ["x", "y", "z"]
+
+
+def test_shared_squad_translations_align_within_their_articles() -> None:
+    en = eval_data.load(shared("squad2_dev_half_en") / "dev-v2.0.json")
+    es = eval_data.load(shared("squad_es_v2_dev") / "dev-v2.0-es_small.json")
+    pairs = eval_data.align(en, es)
+    assert len(pairs) > 250
+    titles = {(a.rsplit("-", 1)[0], b.rsplit("-", 1)[0]) for a, b in pairs.items()}
+    assert ("Warsaw", "Varsovia") in titles and len(titles) == 16  # one Spanish article per English one

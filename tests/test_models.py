@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import models
@@ -161,3 +163,25 @@ def test_registries_name_unknown_backends() -> None:
         ModelError, match=r"unknown embedder backend 'nope' \(known: hash, sentence-transformers\)"
     ):
         make_embedder("nope", "x")
+
+
+def test_cached_embedder_embeds_each_text_once(tmp_path: Path) -> None:
+    from core.embedder import CachedEmbedder, make_embedder
+
+    calls: list[list[str]] = []
+    inner = make_embedder("hash", "32")
+    original = inner.embed
+
+    def counting(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        calls.append(list(texts))
+        return original(texts, query=query)
+
+    inner.embed = counting  # type: ignore[method-assign]
+    cached = CachedEmbedder(inner, tmp_path / "cache.sqlite")
+    first = cached.embed(["alpha beta", "gamma", "alpha beta"])
+    assert calls == [["alpha beta", "gamma"]]
+    again = CachedEmbedder(inner, tmp_path / "cache.sqlite").embed(["gamma", "alpha beta"])
+    assert calls == [["alpha beta", "gamma"]]  # all from disk
+    assert (again == first[[1, 0]]).all()
+    cached.embed(["gamma"], query=True)  # a query is cached apart from a document
+    assert calls[-1] == ["gamma"] and cached.name == inner.name and cached.dim == 32

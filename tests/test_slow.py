@@ -10,19 +10,17 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.cli import app
+from tests.conftest import REAL_MODEL_CACHE
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def models_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One model cache for the module, so each GGUF is converted once per run."""
-    return tmp_path_factory.mktemp("models-home")
+MODELS = REAL_MODEL_CACHE  # what `make install` pulled and converted, shared with the user's runs
 
 
 @pytest.fixture()
-def real(monkeypatch: pytest.MonkeyPatch, models_home: Path, rag_home: Path) -> Path:
+def real(monkeypatch: pytest.MonkeyPatch, rag_home: Path) -> Path:
     for var in (
         "RAG_EMBEDDER_BACKEND",
         "RAG_EMBEDDER",
@@ -31,8 +29,8 @@ def real(monkeypatch: pytest.MonkeyPatch, models_home: Path, rag_home: Path) -> 
         "RAG_RERANKER_BACKEND",
     ):
         monkeypatch.delenv(var, raising=False)
-    (rag_home).mkdir(parents=True, exist_ok=True)
-    (rag_home / "models").symlink_to(models_home, target_is_directory=True)
+    rag_home.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(MODELS))
     monkeypatch.setenv("COLUMNS", "160")
     return rag_home
 
@@ -41,9 +39,7 @@ def test_bundled_embedder_gives_real_embeddings(real: Path) -> None:
     from core.embedder import make_embedder
     from rag.models import resolve
 
-    emb = make_embedder(
-        "sentence-transformers", resolve("all-MiniLM-L6-v2", "embedder", real / "models"), name="st"
-    )
+    emb = make_embedder("sentence-transformers", resolve("all-MiniLM-L6-v2", "embedder", MODELS), name="st")
     vecs = emb.embed(["residual connections help gradients flow", "las conexiones residuales", "bananas"])
     assert vecs.shape == (3, 384) and emb.dim == 384 and emb.max_tokens == 256
     assert abs(float((vecs[0] ** 2).sum()) - 1.0) < 1e-4
@@ -55,11 +51,11 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     from rag.generate import make_generator
     from rag.models import MARKER, resolve
 
-    path = Path(resolve(name, "generator", real / "models"))
+    path = Path(resolve(name, "generator", MODELS))
     assert (path / MARKER).exists() and (path / "model.safetensors").exists()
     assert not any(p.name.startswith(".") for p in path.parent.iterdir())  # no temp leftovers
-    int8_cache = real / "models" / "int8"
-    options = {"name": name, "cache_dir": real / "models", "precision": "int8", "repetition_penalty": 1.0}
+    int8_cache = MODELS / "int8"
+    options = {"name": name, "cache_dir": MODELS, "precision": "int8", "repetition_penalty": 1.0}
     gen = make_generator("transformers", str(path), **options)
     pieces: list[str] = []
     out = gen.generate(
@@ -85,7 +81,7 @@ def test_builtin_reranker_ranks_the_answering_passage_first(real: Path) -> None:
     from rag.models import resolve
     from rag.rerank import make_reranker
 
-    folder = resolve("rag-reranker-minilm-l6", "reranker", real / "models")
+    folder = resolve("rag-reranker-minilm-l6", "reranker", MODELS)
     int8 = make_reranker("cross-encoder", folder, quantize=True)
     exact = make_reranker("cross-encoder", folder, quantize=False)
     passages = [
@@ -169,7 +165,7 @@ def test_any_cross_encoder_plugs_in_by_setting(
     (The MiniLM folder gets an untrained head here: this checks the plumbing, not the ranking.)"""
     from rag.models import resolve
 
-    monkeypatch.setenv("RAG_RERANKER", resolve("all-MiniLM-L6-v2", "embedder", real / "models"))
+    monkeypatch.setenv("RAG_RERANKER", resolve("all-MiniLM-L6-v2", "embedder", MODELS))
     monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
     result = runner.invoke(app, ["ask", "How many layers did ResNet train?", "--json"])
@@ -259,3 +255,33 @@ def test_an_answer_the_passage_does_not_support_is_not_shown_as_cited(
     )
     assert answer.replaced_facts == ["doce"] and "doce" not in answer.text
     assert answer.text.startswith("La fuente dice: «") and "ocho fotones" in answer.text
+
+
+def test_cross_lingual_questions_cite_the_right_file_with_the_default_embedder(
+    real: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.config import Settings
+
+    assert Settings().embedder == "embeddinggemma-300m"
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")  # retrieval and citation, not generation
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert status["collections"][0]["embedder"] == "sentence-transformers:embeddinggemma-300m"
+    cases = [
+        # A Spanish question over an English transcript, words chosen to share no term with it.
+        (
+            "¿Por qué las primeras capas casi no aprenden en una red muy profunda?",
+            "deep-learning-01-gradients.srt",
+        ),
+        # An English question over a Spanish transcript.
+        (
+            "What is the theoretical efficiency limit of a single-junction silicon solar cell?",
+            "energia-06-fotovoltaica.md",
+        ),
+    ]
+    for question, expected in cases:
+        result = runner.invoke(app, ["ask", question, "--json"])
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert not data["abstained"], data
+        assert data["citations"] and data["citations"][0]["source"].endswith(expected), data["citations"]

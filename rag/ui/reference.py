@@ -37,8 +37,13 @@ def command_help() -> str:
 
     env = {"COLUMNS": str(WIDTH), "TERM": "dumb", "NO_COLOR": "1"}
     names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    invocations: list[list[str]] = [[], *([n.rstrip("_")] for n in names)]
+    for group in app.registered_groups:  # `rag models`, then each of its subcommands
+        assert group.name and group.typer_instance
+        invocations.append([group.name])
+        invocations += [[group.name, c.name or ""] for c in group.typer_instance.registered_commands]
     blocks = []
-    for args in [[], *([n.rstrip("_")] for n in names)]:
+    for args in invocations:
         out = CliRunner().invoke(app, [*args, "--help"], env=env).output
         text = "\n".join(line.rstrip() for line in out.splitlines()).strip("\n")
         blocks.append(f"$ rag {' '.join(args)} --help".replace("  ", " ") + "\n" + text)

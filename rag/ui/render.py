@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -110,6 +119,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 _STATUS = {
     "ready": "[green]ready[/]",
     "convert": "[yellow]will convert on first use[/]",
+    "pull": "[yellow]will pull on first use[/]",
     "missing": "[red]missing[/]",
 }
 
@@ -121,6 +131,8 @@ def models_table(rows: list[Resolution], *, reranker_off: bool) -> Table:
     for r in rows:
         size = f"{r.size_bytes / 2**20:,.0f} MB" if r.size_bytes else "-"
         note = r.location if r.status == "ready" and r.kind != "backend" else r.detail
+        if r.status == "ready" and "licence:" in r.detail:
+            note = f"{r.location} ({r.detail[r.detail.index('licence:') :]})"
         table.add_row(r.role, r.spec, r.kind, _STATUS[r.status], size, note)
     if reranker_off:
         table.add_row(
@@ -132,3 +144,25 @@ def models_table(rows: list[Resolution], *, reranker_off: bool) -> Table:
             "RAG_RERANKER is empty; unset it for the built-in rag-reranker-minilm-l6, or name a cross-encoder",
         )
     return table
+
+
+@contextmanager
+def pull_progress(console: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar for `rag models pull`: pieces done, the piece being fetched, elapsed and ETA."""
+    bar = Progress(
+        TextColumn("[bold]pulling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("[dim]{task.fields[current]}"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("pull", total=None, current="")
+
+    def on_progress(what: str, done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total, current=escape(what))
+
+    with bar:
+        yield on_progress
