@@ -49,7 +49,7 @@ class SentenceTransformerEmbedder:
         *,
         name: str,
         device: str = "cpu",
-        batch_size: int = 32,
+        batch_size: int = 64,
         dim: int | None = None,
         max_tokens: int = 512,
         **_: Any,
@@ -98,6 +98,56 @@ class SentenceTransformerEmbedder:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@register_embedder("onnx-use", model_role="embedder")
+class OnnxUSEEmbedder:
+    """Universal Sentence Encoder multilingual as one ONNX graph that takes raw strings (its
+    SentencePiece tokenizer is an op inside the graph, from onnxruntime-extensions). No query or
+    document prompts; its output is already a sentence vector."""
+
+    def __init__(
+        self, model: str, *, name: str, threads: int | None = None, batch_size: int = 32, **_: Any
+    ) -> None:
+        try:
+            import onnxruntime as ort
+            from onnxruntime_extensions import get_library_path
+        except ImportError:
+            raise ModelError(
+                "the onnx-use embedder needs onnxruntime-extensions: pip install onnxruntime-extensions"
+            ) from None
+        path = Path(model)
+        file = path / "model.onnx" if path.is_dir() else path
+        if not file.is_file():
+            raise ModelError(f"cannot load embedder {model!r}: no model.onnx there")
+        options = ort.SessionOptions()
+        options.register_custom_ops_library(get_library_path())
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.name = name
+        # Its tokenizer is inside the graph: windows are sized in words, a close proxy.
+        self.max_tokens = 256
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = [
+            self.session.run(
+                None, {self.input: np.array(list(texts[i : i + self.batch_size]), dtype=object)}
+            )[0]
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        out = np.concatenate(rows).astype(np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_WORD.findall(t)) for t in texts]
 
 
 @register_embedder("hash")

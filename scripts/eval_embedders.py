@@ -12,7 +12,7 @@ Per embedder and stage (dense, hybrid, reranked, fused): R@1, R@5, MRR@10; per c
 rate (chunks/s, embedder tokens/s). Vectors are cached by text (--embed-cache), so a rerun or a
 later script (calibration) does not embed a corpus again.
 
-    python scripts/eval_embedders.py --embedders all-MiniLM-L6-v2,embeddinggemma-300m [--no-rerank]
+    python scripts/eval_embedders.py --embedders all-MiniLM-L6-v2,embeddinggemma-300m,onnx-use:use-multilingual-v3
 """
 
 from __future__ import annotations
@@ -71,7 +71,12 @@ def corpora(data: Path) -> dict[str, tuple[EvalSet, dict[str, list[EvalQuery]]]]
 
 
 def evaluate(spec: str, args: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
-    s = load_settings(embedder=spec, reranker=None if args.no_rerank else "rag-reranker-minilm-l6")
+    backend, _, model = spec.rpartition(":")  # "onnx-use:use-multilingual-v3", or a bare model spec
+    s = load_settings(
+        embedder=model,
+        embedder_backend=backend or None,
+        reranker=None if args.no_rerank else "rag-reranker-minilm-l6",
+    )
     if args.no_rerank:
         s = s.model_copy(update={"reranker": ""})
     embedder = CachedEmbedder(wiring.embedder_for_ingest(s), args.embed_cache)

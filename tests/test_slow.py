@@ -46,6 +46,24 @@ def test_bundled_embedder_gives_real_embeddings(real: Path) -> None:
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
 
 
+def test_pulled_embedders_embed_across_languages(real: Path) -> None:
+    from core.embedder import make_embedder
+    from rag.models import resolve
+
+    for backend, spec, dim in (
+        ("sentence-transformers", "embeddinggemma-300m", 768),
+        ("onnx-use", "use-multilingual-v3", 512),
+    ):
+        emb = make_embedder(backend, resolve(spec, "embedder", MODELS), name=spec)
+        docs = emb.embed(["El gato duerme en el sofá.", "Interest rates rose by half a point."])
+        query = emb.embed(["Where is the cat sleeping?"], query=True)[0]
+        assert docs.shape == (2, dim) and emb.dim == dim
+        assert query @ docs[0] > query @ docs[1] + 0.1, (spec, query @ docs.T)
+        same = emb.embed(["Where is the cat sleeping?"])[0]
+        if spec == "embeddinggemma-300m":  # its query and document prompts differ, so do the vectors
+            assert float(query @ same) < 0.99, float(query @ same)
+
+
 @pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"])
 def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     from rag.generate import make_generator
