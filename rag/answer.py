@@ -16,6 +16,7 @@ from core.types import Chunk
 from rag.abstain import Abstention, evidence
 from rag.citations import MARKER, Embed, attribute, sentences_of, strip_trailer
 from rag.context import build_passages, render_sources
+from rag.followup import FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import answer_templates
@@ -110,10 +111,16 @@ class Assistant:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         lang = question_language(question)
-        query = self._standalone(question, memory, timings)
-        ranked = self.search(query, filters, self._follow_up_chunks(memory), timings)
+        follow = self._follow_up(question, memory)
+        query = follow.query
+        ranked = pin(follow.pinned, self.search(query, filters, follow.extra, timings))
         hits = ranked[: self.options.top_k]
-        abstain, why = self.options.abstention.decide(evidence(query, ranked, self.options.top_k))
+        # A structural follow-up answers from what the conversation points at, not from a search.
+        abstain, why = (
+            (False, "")
+            if follow.structural
+            else self.options.abstention.decide(evidence(query, ranked, self.options.top_k))
+        )
         if abstain:
             answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
         else:
@@ -122,32 +129,20 @@ class Assistant:
             answer = self._cite(question, query, lang, gen, passages, hits, timings)
         answer.timings = timings | {"total": time.perf_counter() - t0}
         if memory is not None:
-            memory.add(Turn(question, answer.text, query, cited_for_memory(answer)))
+            answered = not answer.declined
+            memory.add(Turn(question, answer.text, query, cited_for_memory(answer), answered, follow.kind))
         return answer
 
-    def _standalone(self, question: str, memory: Memory | None, timings: dict[str, float]) -> str:
-        """A follow-up rewritten into a standalone search query; the question itself otherwise."""
-        if memory is None or memory.empty:
-            return question
-        t = time.perf_counter()
-        query = memory.condense(question)
-        timings["condense"] = time.perf_counter() - t
-        return query
-
-    def _follow_up_chunks(self, memory: Memory | None) -> list[Chunk]:
-        """What the previous answer cited, plus the chunk right after each ("what did she say next?")."""
-        if memory is None:
-            return []
-        ids = [str(i) for cited in memory.last_cited() for i in cited.get("chunk_ids", [])]  # type: ignore[attr-defined]
-        chunks = self.retriever.collection.get(ids)
-        after = []
-        for c in chunks:
-            after.extend(
-                self.retriever.collection.get_where(
-                    {"$and": [{"source": c.source}, {"chunk_index": c.chunk_index + 1}]}
-                )
-            )
-        return chunks + after
+    def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
+        """What the question refers to in the conversation (rag/followup.py); no model call."""
+        last = memory.session.turns[-1] if memory is not None and memory.session.turns else None
+        if last is None:
+            return FollowUp("standalone", question)
+        cited = [
+            (str(c.get("anchor", "")), [str(i) for i in c.get("chunk_ids", [])])  # type: ignore[attr-defined]
+            for c in last.cited
+        ]
+        return resolve(question, last.query or last.question, cited, self.retriever.collection)
 
     def _context(self, hits: list[Hit], timings: dict[str, float]) -> list[Passage]:
         t = time.perf_counter()
@@ -263,9 +258,17 @@ def relevant(
     if reranked:
         if rerank_min is None:
             return hits
-        return [h for i, h in enumerate(hits) if i == 0 or (h.rerank_score or 0.0) >= rerank_min]
-    best = hits[0].fused
-    return [h for h in hits if h.fused >= keep * best]
+        return [h for i, h in enumerate(hits) if i == 0 or h.pinned or (h.rerank_score or 0.0) >= rerank_min]
+    best = max((h.fused for h in hits if not h.pinned), default=0.0)
+    return [h for h in hits if h.pinned or h.fused >= keep * best]
+
+
+def pin(chunks: list[Chunk], ranked: list[Hit]) -> list[Hit]:
+    """`chunks` first (what a follow-up points at), then the search results without them."""
+    if not chunks:
+        return ranked
+    ids = {c.id for c in chunks}
+    return [Hit(c, pinned=True) for c in chunks] + [h for h in ranked if h.chunk.id not in ids]
 
 
 def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
@@ -274,5 +277,12 @@ def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
     for c in answer.citations:
         p = next((p for p in answer.passages if p.text == c.text and p.first.source == c.source), None)
         if p is not None:
-            out.append({"label": c.label, "source": c.source, "chunk_ids": [ch.id for ch in p.chunks]})
+            out.append(
+                {
+                    "label": c.label,
+                    "source": c.source,
+                    "chunk_ids": [ch.id for ch in p.chunks],
+                    "anchor": p.hit.chunk.id,  # the retrieved chunk; "after that" counts from it
+                }
+            )
     return out

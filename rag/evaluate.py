@@ -136,7 +136,7 @@ def run_eval(
         manifest.close()
         collection = store.open("eval")
         retriever = Retriever(collection, embedder, LexicalIndex.load(work / "lexical"))
-        stages: dict[str, list[Ranking]] = {"dense": [], "hybrid": []}
+        stages: dict[str, list[Ranking]] = {"dense": [], "lexical": [], "hybrid": []}
         if reranker is not None:
             stages["reranked"], stages["fused"] = [], []
         judged = [q for q in evalset.queries if q.gold]
@@ -144,6 +144,10 @@ def run_eval(
             hits = retriever.retrieve(q.question, k=max(options.candidates, 10))
             dense = sorted((h for h in hits if h.dense_rank is not None), key=lambda h: h.dense_rank or 0)
             stages["dense"].append((_docs(dense, names), q.gold))
+            lexical = sorted(
+                (h for h in hits if h.lexical_rank is not None), key=lambda h: h.lexical_rank or 0
+            )
+            stages["lexical"].append((_docs(lexical, names), q.gold))
             stages["hybrid"].append((_docs(hits, names), q.gold))
             if reranker is not None:
                 top = options.rerank_top

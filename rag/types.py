@@ -20,6 +20,7 @@ class Hit:
     lexical_rank: int | None = None
     lexical_score: float | None = None
     rerank_score: float | None = None
+    pinned: bool = False  # put first by a chat follow-up (its talk, speaker or neighbours), not found
 
     @property
     def score(self) -> float:

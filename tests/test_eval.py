@@ -136,11 +136,12 @@ def test_eval_cli_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["eval", str(_squad(tmp_path)), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert [s["stage"] for s in report["stages"]] == ["dense", "hybrid", "reranked", "fused"]
-    hybrid = report["stages"][1]
+    assert [s["stage"] for s in report["stages"]] == ["dense", "lexical", "hybrid", "reranked", "fused"]
+    stages = {s["stage"]: s for s in report["stages"]}
+    hybrid = stages["hybrid"]
     # The identity reranker the tests use keeps the retrieval order, so both reranked stages equal hybrid.
-    assert {**report["stages"][2], "stage": "hybrid"} == hybrid
-    assert {**report["stages"][3], "stage": "hybrid"} == hybrid
+    assert {**stages["reranked"], "stage": "hybrid"} == hybrid
+    assert {**stages["fused"], "stage": "hybrid"} == hybrid
     assert hybrid["queries"] == 2 and hybrid["recall_at_10"] == 1.0  # two documents, both found
     answers = report["answers"]
     assert answers["questions"] == 3 and answers["unanswerable"] == 1

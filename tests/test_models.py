@@ -160,7 +160,7 @@ def test_registries_name_unknown_backends() -> None:
     assert {"transformers", "scripted"} <= set(GENERATORS.names())
     assert {"cross-encoder", "identity"} <= set(RERANKERS.names())
     with pytest.raises(
-        ModelError, match=r"unknown embedder backend 'nope' \(known: hash, sentence-transformers\)"
+        ModelError, match=r"unknown embedder backend 'nope' \(known: hash, onnx-use, sentence-transformers\)"
     ):
         make_embedder("nope", "x")
 

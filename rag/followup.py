@@ -1,0 +1,127 @@
+"""Does a chat question depend on the conversation, and on what? Decided from the question's words
+and the structure the last answer left (its cited chunks, their talk, order and neighbours), without
+a model call:
+
+  * standalone — searched exactly as typed, in its own language;
+  * speaker ("who said that?", "¿quién lo dijo?") — the previous cited passage, whose label names
+    the speaker, leads the context;
+  * after / before ("what did she say next?", "¿y qué dijo antes?") — the neighbouring chunks of the
+    cited talk lead the context;
+  * ordinal ("the second one", "la segunda fuente") — that cited passage leads the context;
+  * topic — a reference to the previous subject ("and how does it scale?"): searched as typed plus
+    the content words of the previous query it lacks; the previous cited chunks join the fusion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.store import VectorCollection
+from core.text import tokenize
+from core.types import Chunk
+
+_ORDINALS = {
+    "first": 1, "1st": 1, "primera": 1, "primer": 1, "primero": 1,
+    "second": 2, "2nd": 2, "segunda": 2, "segundo": 2,
+    "third": 3, "3rd": 3, "tercera": 3, "tercer": 3, "tercero": 3,
+    "fourth": 4, "4th": 4, "cuarta": 4, "cuarto": 4,
+    "fifth": 5, "5th": 5, "quinta": 5, "quinto": 5,
+}  # fmt: skip
+_ORDINAL = re.compile(
+    r"\b(?:the\s+|la\s+|el\s+)?(" + "|".join(_ORDINALS) + r")\s+(?:one|source|passage|talk|result|fuente|"
+    r"charla|pasaje|resultado|documento|document)\b|\b(?:source|fuente|passage|pasaje)\s*(?:n(?:o|º|\.)\s*)?#?(\d)\b",
+    re.I,
+)
+_SPEAKER = re.compile(
+    r"\bwho\s+(?:said|says|say|mentioned|mentions|was\s+(?:speaking|talking)|is\s+(?:speaking|talking)|"
+    r"made\s+that|claimed)\b|\bqui[eé]n\s+(?:lo\s+|eso\s+)?(?:dijo|dice|dec[ií]a|habl[oó]|coment[oó]|"
+    r"mencion[oó]|afirm[oó]|estaba\s+hablando)",
+    re.I,
+)
+_AFTER = re.compile(
+    r"\b(?:after\s+(?:that|this|it)|afterwards|next|then|right\s+after|what\s+came\s+next|"
+    r"despu[eé]s(?:\s+de\s+eso)?|luego|a\s+continuaci[oó]n|acto\s+seguido|siguiente)\b",
+    re.I,
+)
+_BEFORE = re.compile(
+    r"\b(?:before\s+(?:that|this|it)|just\s+before|earlier|previously|antes(?:\s+de\s+eso)?|justo\s+antes|"
+    r"anteriormente)\b",
+    re.I,
+)
+_SAID = re.compile(
+    r"\b(?:say|said|says|talk|talked|mention|mentioned|dijo|dice|habl[oó]|coment[oó]|contar?[oó]?)\b", re.I
+)
+_REFERS = re.compile(
+    r"^(?:and|but|so|also|what\s+about|how\s+about|y|pero|entonces|tambi[eé]n|qu[eé]\s+hay\s+de)\b|"
+    r"\b(?:that|this|these|those|it|its|he|she|they|them|his|her|their|there|eso|esto|esa|ese|esas|esos|"
+    r"ello|[eé]l|ella|ellos|ellas|all[ií]|su|sus)\b",
+    re.I,
+)
+# A question with this many content words of its own is standalone even with a pronoun in it
+# ("what is its time complexity of quicksort" names its subject).
+_OWN_WORDS = 4
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    kind: str  # standalone | speaker | after | before | ordinal | topic
+    query: str  # what is searched
+    pinned: list[Chunk] = field(default_factory=list)  # lead the context, in this order
+    extra: list[Chunk] = field(default_factory=list)  # join the fusion as a third ranking
+
+    @property
+    def structural(self) -> bool:
+        """Answered from what the conversation already points at: no abstention on search scores."""
+        return bool(self.pinned)
+
+
+def resolve(
+    question: str,
+    previous_query: str | None,
+    cited: Sequence[tuple[str, Sequence[str]]],
+    collection: VectorCollection,
+) -> FollowUp:
+    """`cited`: for each passage the previous answer cited, in citation order, the id of the chunk
+    retrieved for it (the anchor) and the ids of all its chunks."""
+    if previous_query is None:
+        return FollowUp("standalone", question)
+    chunks = [c for c in (collection.get(list(ids)) for _, ids in cited) if c]
+    anchors = [c for c in collection.get([a for a, _ in cited if a])] or [group[0] for group in chunks]
+    m = _ORDINAL.search(question)
+    if m and chunks:
+        n = _ORDINALS.get((m.group(1) or "").lower()) or int(m.group(2) or 0)
+        if 1 <= n <= len(chunks):
+            return FollowUp("ordinal", _with_previous(question, previous_query), pinned=chunks[n - 1])
+    if chunks and _SPEAKER.search(question):
+        return FollowUp("speaker", _with_previous(question, previous_query), pinned=chunks[0])
+    if (chunks and _SAID.search(question)) or (chunks and _REFERS.search(question)):
+        for kind, pattern, step in (("after", _AFTER, 1), ("before", _BEFORE, -1)):
+            if pattern.search(question):
+                near = _neighbours(collection, anchors[0], step)
+                if near:
+                    return FollowUp(kind, _with_previous(question, previous_query), pinned=near)
+    own = [w for w in tokenize(question)]
+    if (_REFERS.search(question) and len(own) < _OWN_WORDS) or len(own) <= 1:
+        return FollowUp(
+            "topic", _with_previous(question, previous_query), extra=[c for group in chunks for c in group]
+        )
+    return FollowUp("standalone", question)
+
+
+def _with_previous(question: str, previous_query: str) -> str:
+    """The question, then the previous query's content words it lacks (kept in their order)."""
+    have = set(tokenize(question))
+    missing = [w for w in dict.fromkeys(tokenize(previous_query)) if w not in have]
+    return f"{question} {' '.join(missing)}".strip() if missing else question
+
+
+def _neighbours(collection: VectorCollection, edge: Chunk, step: int, count: int = 2) -> list[Chunk]:
+    """The `count` chunks after (step 1) or before (step -1) the anchor chunk, nearest first."""
+    wanted = [edge.chunk_index + step * i for i in range(1, count + 1)]
+    wanted = [i for i in wanted if i >= 0]
+    if not wanted:
+        return []
+    found = collection.get_where({"$and": [{"source": edge.source}, {"chunk_index": {"$in": wanted}}]})
+    return sorted(found, key=lambda c: abs(c.chunk_index - edge.chunk_index))
