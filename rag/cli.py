@@ -389,10 +389,13 @@ def eval_(
 ) -> None:
     """Measure retrieval (dense, hybrid, reranked) and answers on a data set, in a throw-away collection."""
     from rag import eval_data, wiring
+
+    s = _settings(generator=generator)
+    if eval_data.is_conversations(dataset):
+        return _eval_conversations(s, dataset, corpus, limit, generate, rerank, as_json)
     from rag.evaluate import run_eval
     from rag.ui.eval import EvalProgress, render_eval
 
-    s = _settings(generator=generator)
     evalset = eval_data.load(dataset, fmt, corpus).limit(limit)
     if not evalset.queries:
         from rag.errors import InputError
@@ -418,6 +421,41 @@ def eval_(
         console.print_json(json.dumps(report.to_dict()))
     else:
         render_eval(report, console)
+
+
+def _eval_conversations(
+    s: Any, dataset: Path, corpus: Path | None, limit: int | None, generate: bool, rerank: bool, as_json: bool
+) -> None:
+    """`rag eval` on a multi-turn JSONL set: every turn through the chat path (rag/eval_chat.py)."""
+    from rag import eval_data, wiring
+    from rag.errors import InputError
+    from rag.eval_chat import run_conversations
+    from rag.ui.eval import EvalProgress, render_chat_eval
+
+    if corpus is None or not corpus.is_dir():
+        raise InputError(f"{dataset} is a conversation set: pass --corpus FOLDER with the documents it cites")
+    conversations = eval_data.load_conversations(dataset)[:limit]
+    embedder = wiring.embedder_for_ingest(s)
+    reranker = wiring.reranker(s) if rerank else None
+    options = wiring.ask_options(s, embedder.name, reranker)
+    factory = wiring.generator_provider(s) if generate else None
+    progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
+    with progress if progress is not None else ExitStack():
+        report = run_conversations(
+            dataset.stem,
+            conversations,
+            corpus,
+            embedder,
+            wiring.chunk_config(s, embedder),
+            reranker,
+            factory,
+            options,
+            progress.update if progress is not None else None,
+        )
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        render_chat_eval(report, console)
 
 
 def quiet_libraries() -> None:

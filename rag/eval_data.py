@@ -253,3 +253,54 @@ def crosslingual(questions: EvalSet, corpus: EvalSet, pairs: dict[str, str], nam
         if q.answerable and q.gold and all(d in pairs for d in q.gold)
     ]
     return EvalSet(name, corpus.docs, queries)
+
+
+@dataclass
+class ConversationTurn:
+    question: str
+    gold: dict[str, float]  # file names (or document ids) that answer it
+    answers: list[str]
+    kind: str  # what the set's author meant it to be: standalone, speaker, after, before, topic, ...
+
+
+@dataclass
+class Conversation:
+    id: str
+    turns: list[ConversationTurn]
+
+
+def is_conversations(path: Path) -> bool:
+    """A JSONL file whose first record has "turns": a multi-turn (chat) evaluation set."""
+    if path.suffix != ".jsonl" or not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as fh:
+        first = next((line for line in fh if line.strip()), "")
+    try:
+        return isinstance(json.loads(first).get("turns"), list)
+    except (ValueError, AttributeError):
+        return False
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """One conversation per line: {"id", "turns": [{"question", "gold_sources", "answers", "kind"}]}."""
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            turns = [
+                ConversationTurn(
+                    t["question"],
+                    {str(s): 1.0 for s in t.get("gold_sources", [])},
+                    [str(a) for a in t.get("answers", [])],
+                    str(t.get("kind", "")),
+                )
+                for t in rec["turns"]
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{n}: not a conversation record ({type(exc).__name__}: {exc})") from None
+        out.append(Conversation(str(rec.get("id", n)), turns))
+    if not out:
+        raise InputError(f"{path}: no conversations")
+    return out

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from core.lexical import LexicalIndex
 from core.store import ChromaStore
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
-from ingest.pipeline import IngestOptions, Ingestor
+from ingest.pipeline import IngestOptions, Ingestor, IngestReport
 from rag.answer import AskOptions, Assistant
 from rag.eval_answers import AnswerMetrics, answer_metrics
 from rag.eval_data import EvalSet
@@ -107,6 +108,30 @@ def _stage(name: str, rankings: list[Ranking]) -> StageMetrics:
     )
 
 
+@contextmanager
+def throwaway_collection(
+    evalset: EvalSet, embedder: Embedder, chunk: ChunkConfig, corpus: Path | None
+) -> Iterator[tuple[Retriever, dict[str, str], IngestReport]]:
+    """The data set's documents (or `corpus`) ingested by the real pipeline into a temporary store:
+    a retriever over it, file stem → document id, and the ingest report."""
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        work = Path(tmp)
+        if corpus is not None:
+            names: dict[str, str] = {}
+            source = corpus
+        else:
+            names = write_corpus(evalset, work / "docs")
+            source = work / "docs"
+        store = ChromaStore(work / "chroma")
+        manifest = Manifest(work / "manifest.sqlite")
+        report = Ingestor(store, manifest, embedder, work / "lexical", IngestOptions("eval", chunk)).run(
+            source
+        )
+        manifest.close()
+        collection = store.open("eval")
+        yield Retriever(collection, embedder, LexicalIndex.load(work / "lexical")), names, report
+
+
 def run_eval(
     evalset: EvalSet,
     embedder: Embedder,
@@ -118,24 +143,7 @@ def run_eval(
     on_progress: OnProgress | None = None,
 ) -> EvalReport:
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
-        work = Path(tmp)
-        if corpus is not None:
-            names: dict[str, str] = {}
-            source = corpus
-        else:
-            names = write_corpus(evalset, work / "docs")
-            source = work / "docs"
-        store = ChromaStore(work / "chroma")
-        manifest = Manifest(work / "manifest.sqlite")
-        t = time.perf_counter()
-        report = Ingestor(store, manifest, embedder, work / "lexical", IngestOptions("eval", chunk)).run(
-            source
-        )
-        ingest_s = time.perf_counter() - t
-        manifest.close()
-        collection = store.open("eval")
-        retriever = Retriever(collection, embedder, LexicalIndex.load(work / "lexical"))
+    with throwaway_collection(evalset, embedder, chunk, corpus) as (retriever, names, ingested):
         stages: dict[str, list[Ranking]] = {"dense": [], "lexical": [], "hybrid": []}
         if reranker is not None:
             stages["reranked"], stages["fused"] = [], []
@@ -168,9 +176,9 @@ def run_eval(
         stage_metrics = [_stage(name, rows) for name, rows in stages.items()]
         return EvalReport(
             evalset.name,
-            report.count("added"),
-            report.collection_chunks,
-            round(ingest_s, 2),
+            ingested.count("added"),
+            ingested.collection_chunks,
+            round(ingested.seconds, 2),
             stage_metrics,
             answers,
             round(time.perf_counter() - t0, 2),

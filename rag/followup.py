@@ -54,9 +54,10 @@ _SAID = re.compile(
     r"\b(?:say|said|says|talk|talked|mention|mentioned|dijo|dice|habl[oó]|coment[oó]|contar?[oó]?)\b", re.I
 )
 _REFERS = re.compile(
-    r"^(?:and|but|so|also|what\s+about|how\s+about|y|pero|entonces|tambi[eé]n|qu[eé]\s+hay\s+de)\b|"
+    r"^[¿¡\"'\s]*(?:and|but|so|also|what\s+about|how\s+about|y|pero|entonces|tambi[eé]n|qu[eé]\s+hay\s+de)\b|"
+    # "él" only with its accent: "el" is the article.
     r"\b(?:that|this|these|those|it|its|he|she|they|them|his|her|their|there|eso|esto|esa|ese|esas|esos|"
-    r"ello|[eé]l|ella|ellos|ellas|all[ií]|su|sus)\b",
+    r"ello|él|ella|ellos|ellas|all[ií]|su|sus)\b",
     re.I,
 )
 # A question with this many content words of its own is standalone even with a pronoun in it

@@ -220,3 +220,30 @@ def test_shared_squad_translations_align_within_their_articles() -> None:
     assert len(pairs) > 250
     titles = {(a.rsplit("-", 1)[0], b.rsplit("-", 1)[0]) for a, b in pairs.items()}
     assert ("Warsaw", "Varsovia") in titles and len(titles) == 16  # one Spanish article per English one
+
+
+def test_eval_runs_conversations_through_the_chat_path(tmp_path: Path, corpus_copy: Path) -> None:
+    talk, exam = "deep-learning-01-gradients.srt", "exam-logistics.md"
+    conv = [
+        {
+            "id": "resnet",
+            "turns": [
+                {"question": "How deep did ResNet go?", "gold_sources": [talk], "answers": ["152"], "kind": "standalone"},
+                {"question": "Who said that?", "gold_sources": [talk], "answers": ["Moreno"], "kind": "speaker"},
+                {"question": "¿En qué aula es el examen final?", "gold_sources": [exam], "answers": ["B-214"], "kind": "standalone"},
+            ],
+        }
+    ]  # fmt: skip
+    data = tmp_path / "chat.jsonl"
+    data.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in conv) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["eval", str(data), "--corpus", str(corpus_copy), "--no-generate", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["conversations"], report["turns"]) == (1, 3)
+    turns = report["details"]
+    assert [t["resolved"] for t in turns] == ["standalone", "speaker", "standalone"]
+    assert turns[1]["top3"][0] == talk and turns[2]["query"] == "¿En qué aula es el examen final?"
+    assert report["follow_up_top3"] == 1.0 and report["standalone_kept"] == 1.0
+    assert report["kind_agreement"] == 1.0 and report["contained"] is None  # retrieval only
+    missing = runner.invoke(app, ["eval", str(data)])
+    assert missing.exit_code == 1 and "pass --corpus" in missing.output

@@ -6,7 +6,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rag.eval_chat import ChatEvalReport
 from rag.evaluate import EvalReport
+from rag.ui.render import safe
 
 
 class EvalProgress:
@@ -81,3 +83,34 @@ def render_eval(report: EvalReport, console: Console) -> None:
             answers.add_row(f"{stage} p50 / p95 (s)", f"{p['p50']:.2f} / {p['p95']:.2f}")
     console.print(answers)
     console.print(f"[dim]{report.seconds:.1f}s in all[/]")
+
+
+def render_chat_eval(report: ChatEvalReport, console: Console) -> None:
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    summary = Table(
+        title=f"{report.dataset}: {report.conversations} conversations, {report.turns} turns",
+        title_justify="left",
+        show_header=False,
+    )
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    summary.add_row("follow-ups with a gold source in the top 3", fmt(report.follow_up_top3))
+    summary.add_row("later standalone questions searched as typed", fmt(report.standalone_kept))
+    summary.add_row("follow-up answers containing a gold answer", fmt(report.follow_up_contained))
+    summary.add_row("all answers containing a gold answer", fmt(report.contained))
+    summary.add_row("turn kind as the set labels it", fmt(report.kind_agreement))
+    for key, value in report.latency.items():
+        summary.add_row(key.replace("_", " "), f"{value:.2f}")
+    console.print(summary)
+    turns = Table(title="turns", title_justify="left")
+    for col in ("conv", "#", "kind → resolved", "top 3 gold", "answer ok", "question"):
+        turns.add_column(col, overflow="fold")
+    mark = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}
+    for r in report.details:
+        turns.add_row(
+            r.conversation, str(r.turn), f"{r.kind} → {r.resolved}", mark[r.gold_in_top3], mark[r.contained],
+            safe(r.question),
+        )  # fmt: skip
+    console.print(turns)
