@@ -85,10 +85,15 @@ def _settings(**overrides: Any) -> Any:
     from rag.errors import InputError
 
     try:
-        return load_settings(**overrides)
+        s = load_settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    # Decided here, from every settings source (config.toml included), before any hub client loads:
+    # an offline machine would otherwise wait on timeouts.
+    if not s.allow_network:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return s
 
 
 def _version(value: bool) -> None:
@@ -261,8 +266,10 @@ def models_pull(
 def _filters(
     source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None
 ) -> Any:
-    from rag.retrieve import Filters
+    from rag.retrieve import Filters, check_date
 
+    for option, value in (("--since", since), ("--until", until)):
+        check_date(option, value)
     return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
 
 
@@ -459,8 +466,7 @@ def _eval_conversations(
 
 
 def quiet_libraries() -> None:
-    """Library progress bars and advisories would garble our own output; hub calls are off unless
-    network use is allowed (an offline machine would otherwise wait on timeouts)."""
+    """Library progress bars and advisories would garble our own output."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -471,8 +477,6 @@ def quiet_libraries() -> None:
     # torch deprecates the int8 tensor API we load through; its warnings are for developers.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\..*)?$")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?$")
-    if os.environ.get("RAG_ALLOW_NETWORK", "").lower() not in ("1", "true", "yes"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main() -> None:

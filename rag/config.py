@@ -3,7 +3,9 @@ Only the CLI reads it; everything below takes plain arguments."""
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,5 +137,27 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
+def check_config_file() -> None:
+    """The config file, if any, is readable TOML with known keys: a typo (`topk`) or a missing
+    RAG_CONFIG file is an error naming it, not a setting silently left at its default."""
+    from rag.errors import InputError
+
+    path = config_file()
+    if not path.exists():
+        if os.environ.get("RAG_CONFIG"):
+            raise InputError(f"RAG_CONFIG points at {path}, which does not exist")
+        return
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path}: not a readable TOML file ({exc})") from None
+    for key in data:
+        if key not in Settings.model_fields:
+            close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"{path}: unknown setting {key!r}{hint}")
+
+
 def load_settings(**overrides: Any) -> Settings:
+    check_config_file()
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -35,9 +35,9 @@ _ORDINAL = re.compile(
     re.I,
 )
 _SPEAKER = re.compile(
-    r"\bwho\s+(?:said|says|say|mentioned|mentions|was\s+(?:speaking|talking)|is\s+(?:speaking|talking)|"
-    r"made\s+that|claimed)\b|\bqui[eé]n\s+(?:lo\s+|eso\s+)?(?:dijo|dice|dec[ií]a|habl[oó]|coment[oó]|"
-    r"mencion[oó]|afirm[oó]|estaba\s+hablando)",
+    r"\bwho\s+(?:said|says|say|mentioned|mentions|explained|told|described|claimed|made\s+that|"
+    r"was\s+(?:speaking|talking)|is\s+(?:speaking|talking))\b|\bqui[eé]n\s+(?:lo\s+|eso\s+)?(?:dijo|dice|dec[ií]a|habl[oó]|coment[oó]|"
+    r"mencion[oó]|afirm[oó]|explic[oó]|cont[oó]|estaba\s+hablando)",
     re.I,
 )
 _AFTER = re.compile(

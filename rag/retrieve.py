@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +14,26 @@ from core.lexical import LexicalIndex
 from core.store import VectorCollection
 from core.text import rrf, tokenize
 from core.types import Chunk, date_number
+from rag.errors import InputError
 from rag.types import Hit
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def check_date(option: str, value: str | None) -> None:
+    """A filter date is YYYY, YYYY-MM or YYYY-MM-DD and a real one; anything else is refused, not
+    read as "no date" (which would silently filter everything out, or nothing)."""
+    if value is None:
+        return
+    m = _DATE.match(value.strip())
+    if m is not None:
+        year, month, day = int(m.group(1)), m.group(2), m.group(3)
+        try:
+            datetime.date(year, int(month or 1), int(day or 1))
+            return
+        except ValueError:
+            pass
+    raise InputError(f"{option} {value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2024-03-07)")
 
 
 @dataclass(frozen=True)

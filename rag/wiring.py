@@ -145,6 +145,8 @@ def embedder_for_collection(s: Settings, collection: VectorCollection) -> Embedd
 
 def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
     size = max(16, min(s.chunk_tokens, embedder.max_tokens - 2))  # room for [CLS]/[SEP]
+    if s.chunk_overlap >= size:
+        raise InputError(f"chunk overlap {s.chunk_overlap} must be smaller than the chunk size {size} tokens")
     try:
         return ChunkConfig(size=size, overlap=min(s.chunk_overlap, size // 2))
     except ValueError as exc:

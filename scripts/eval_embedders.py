@@ -128,6 +128,30 @@ def main() -> None:
     results = {spec: evaluate(spec, args, sets) for spec in args.embedders.split(",")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The README table: R@1 / R@5 (MRR@10) per query group, one row per embedder and stage."""
+    first = next(iter(results.values()))
+    groups = [g for g, v in first.items() if isinstance(v, dict) and "queries" in v]
+    head = "| embedder | stage | " + " | ".join(groups) + " |"
+    lines = [head, "|" + "---|" * (len(groups) + 2)]
+    for spec, r in results.items():
+        for stage in ("dense", "lexical", "hybrid", "reranked", "fused"):
+            if stage not in r[groups[0]]:
+                continue
+            cells = [
+                f"{r[g][stage]['r1']:.3f} / {r[g][stage]['r5']:.3f} ({r[g][stage]['mrr']:.3f})"
+                for g in groups
+            ]
+            lines.append(f"| {spec} | {stage} | " + " | ".join(cells) + " |")
+    rates = [
+        f"{spec}: "
+        + ", ".join(f"{k[:-7]} {v['chunks_per_s']} chunks/s" for k, v in r.items() if k.endswith("_ingest"))
+        for spec, r in results.items()
+    ]
+    return "\n".join(lines) + "\n\nIngest: " + "; ".join(rates)
 
 
 if __name__ == "__main__":

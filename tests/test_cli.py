@@ -73,6 +73,13 @@ def test_embedder_change_is_refused_with_both_names(
     monkeypatch.setenv("RAG_EMBEDDER", "32")
     result = runner.invoke(app, ["ingest", str(corpus_copy)])
     assert result.exit_code == 1 and "hash:64" in result.output and "hash:32" in result.output
+    assert "--reembed" in result.output
+    # The collection keeps working: a question is embedded by the embedder that filled it.
+    asked = runner.invoke(app, ["ask", "Menabrea", "--json"])
+    assert asked.exit_code == 0, asked.output
+    assert json.loads(asked.stdout)["hits"][0]["source"].endswith("historia-04-lovelace.srt")
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert status["collections"][0]["embedder"] == "hash:64"
 
 
 def test_ask_json_schema(corpus_copy: Path) -> None:
@@ -228,3 +235,23 @@ def test_the_supporting_quote_is_shown_under_the_answer(tmp_path: Path) -> None:
     assert "«Zanzibar cloves are harvested twice a year by hand.»" in result.output
     data = json.loads(runner.invoke(app, ["ask", "When are Zanzibar cloves harvested?", "--json"]).stdout)
     assert data["citations"][0]["quote"] == "Zanzibar cloves are harvested twice a year by hand."
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2024-13-45"], "--since '2024-13-45' is not a date"),
+        (["--until", "banana"], "--until 'banana' is not a date"),
+    ],
+)
+def test_bad_filter_dates_are_refused(corpus_copy: Path, args: list[str], message: str) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "When is the exam?", *args])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_overlap_not_smaller_than_the_chunk_is_refused(corpus_copy: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(corpus_copy), "--chunk-tokens", "64", "--chunk-overlap", "64"])
+    assert (
+        result.exit_code == 1 and "chunk overlap 64 must be smaller than the chunk size 64" in result.output
+    )

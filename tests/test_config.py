@@ -116,3 +116,55 @@ def test_out_of_range_settings_are_refused(monkeypatch: pytest.MonkeyPatch, var:
     monkeypatch.setenv(var, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("topk = 3\n", "unknown setting 'topk' (did you mean 'top_k'?)"),
+        ("top_k = [\n", "not a readable TOML file"),
+        ("top_k = -3\n", "invalid setting top_k"),
+    ],
+)
+def test_bad_config_files_are_one_line_errors_naming_the_file(
+    rag_home: Path, content: str, message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    rag_home.mkdir(parents=True, exist_ok=True)
+    (rag_home / "config.toml").write_text(content)
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    if "invalid" not in message:
+        assert str(rag_home / "config.toml") in result.output
+
+
+def test_missing_rag_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    monkeypatch.setenv("RAG_CONFIG", str(tmp_path / "nope.toml"))
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 1 and "nope.toml, which does not exist" in result.output
+
+
+def test_allow_network_from_the_config_file_is_honoured(
+    rag_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    rag_home.mkdir(parents=True, exist_ok=True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    (rag_home / "config.toml").write_text("allow_network = true\n")
+    assert CliRunner().invoke(app, ["status"]).exit_code == 0
+    assert "HF_HUB_OFFLINE" not in os.environ
+    (rag_home / "config.toml").write_text("allow_network = false\n")
+    assert CliRunner().invoke(app, ["status"]).exit_code == 0
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
