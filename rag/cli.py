@@ -56,7 +56,9 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RagError as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from rag.ui.render import markup_safe
+
+            err.print(f"[red]error:[/] {markup_safe(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print(
@@ -68,8 +70,10 @@ def friendly(fn: F) -> F:
         except Exception as exc:
             if os.environ.get("RAG_DEBUG"):
                 raise
+            from rag.ui.render import markup_safe
+
             err.print(
-                f"[red]internal error:[/] {type(exc).__name__}: {exc} (set RAG_DEBUG=1 for a traceback)",
+                f"[red]internal error:[/] {type(exc).__name__}: {markup_safe(str(exc))} (set RAG_DEBUG=1 for a traceback)",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -255,3 +255,19 @@ def test_overlap_not_smaller_than_the_chunk_is_refused(corpus_copy: Path) -> Non
     assert (
         result.exit_code == 1 and "chunk overlap 64 must be smaller than the chunk size 64" in result.output
     )
+
+
+def test_file_names_with_markup_and_control_codes_are_shown_as_text(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "Lecture [draft] notes.txt").write_text("Gradient clipping caps the norm.\n")
+    (docs / "[bold red]alarm.pdf").write_bytes(b"not a pdf at all")  # fails to load: its name is printed
+    (docs / "osc.txt").write_text("Click \x1b]8;;http://evil.example\x1b\\here\x1b]8;;\x1b\\ for notes.\n")
+    result = runner.invoke(app, ["ingest", str(docs), "--dry-run"], color=True)
+    assert "Lecture [draft] notes.txt" in result.output, result.output
+    result = runner.invoke(app, ["ingest", str(docs)], color=True)
+    assert "[bold red]alarm.pdf" in result.output and "\x1b[1;31malarm" not in result.output
+    status = runner.invoke(app, ["status", "-c", "default"], color=True, env={"COLUMNS": "200"})
+    assert "Lecture [draft] notes.txt" in status.output, status.output
+    shown = runner.invoke(app, ["ask", "Where do I click for notes?"], color=True, env={"COLUMNS": "200"})
+    assert "«Click here for notes.»" in shown.output and "evil.example" not in shown.output, shown.output

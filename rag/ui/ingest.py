@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ingest.pipeline import STATUSES, IngestReport
 from ingest.status import CollectionRow, DocumentRow
+from rag.ui.render import markup_safe
 
 
 class RichProgress:
@@ -78,18 +79,20 @@ def render_report(report: IngestReport, console: Console, err: Console) -> None:
     if report.dry_run:
         for r in report.results:
             if r.status in ("added", "updated", "removed"):
-                console.print(f"  [cyan]{r.status:8}[/] {r.path}  [dim]{r.reason}[/]")
+                console.print(
+                    f"  [cyan]{r.status:8}[/] {markup_safe(r.path)}  [dim]{markup_safe(r.reason)}[/]"
+                )
     for r in report.results:
         if r.status == "failed":
-            err.print(f"[red]failed[/]  {r.path}: {r.reason}")
+            err.print(f"[red]failed[/]  {markup_safe(r.path)}: {markup_safe(r.reason)}")
         elif r.warnings:
             for w in r.warnings:
-                err.print(f"[yellow]warning[/] {r.path}: {w}")
+                err.print(f"[yellow]warning[/] {markup_safe(r.path)}: {markup_safe(w)}")
     skipped = [r for r in report.results if r.status == "skipped"]
     if skipped:
         err.print(
             f"[dim]skipped {len(skipped)} unsupported file(s): "
-            + ", ".join(r.path.rsplit("/", 1)[-1] for r in skipped[:8])
+            + ", ".join(markup_safe(r.path.rsplit("/", 1)[-1]) for r in skipped[:8])
             + (" …" if len(skipped) > 8 else "")
             + "[/]"
         )

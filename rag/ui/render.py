@@ -26,13 +26,26 @@ from rich.text import Text
 from rag.models import Resolution
 from rag.types import Answer
 
+# Whole terminal escape sequences first (OSC 8 hyperlinks, titles, CSI colours), so no payload such
+# as a hidden URL is left behind; then any other control character.
+_ESCAPES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROL.sub("", _ESCAPES.sub("", text))
 
 
 def safe(text: str, style: str = "") -> Text:
     """Document (or model) text for display: control codes stripped (no terminal escapes from a
     file) and held as Text, so brackets in it are never read as Rich markup."""
-    return Text(_CONTROL.sub("", text), style=style)
+    return Text(strip_controls(text), style=style)
+
+
+def markup_safe(text: str) -> str:
+    """User data (a file name, a reason quoting one) inside a Rich markup string: control codes
+    stripped, brackets escaped, so "[draft]" stays text and "[bold red]" is not a style."""
+    return escape(strip_controls(text))
 
 
 def stream_answer(
@@ -133,7 +146,7 @@ def models_table(rows: list[Resolution], *, reranker_off: bool) -> Table:
         note = r.location if r.status == "ready" and r.kind != "backend" else r.detail
         if r.status == "ready" and "licence:" in r.detail:
             note = f"{r.location} ({r.detail[r.detail.index('licence:') :]})"
-        table.add_row(r.role, r.spec, r.kind, _STATUS[r.status], size, note)
+        table.add_row(r.role, safe(r.spec), r.kind, _STATUS[r.status], size, safe(note))
     if reranker_off:
         table.add_row(
             "reranker",
