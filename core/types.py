@@ -24,6 +24,8 @@ class Unit:
     end_s: float | None = None
     speaker: str | None = None
     section: str | None = None
+    # Read from the text ("Ana: …") rather than from markup or metadata: explicit metadata wins.
+    speaker_guessed: bool = False
 
 
 @dataclass

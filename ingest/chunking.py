@@ -139,7 +139,15 @@ def chunk_document(
         pages = [u.page for u in window if u.page is not None]
         starts = [u.start_s for u in window if u.start_s is not None]
         ends = [u.end_s for u in window if u.end_s is not None]
-        speakers = tuple(dict.fromkeys(u.speaker for u in window if u.speaker)) or base_speakers
+        # Explicit metadata (the sidecar's speaker) wins over names guessed from the text.
+        speakers = (
+            tuple(
+                dict.fromkeys(
+                    u.speaker for u in window if u.speaker and not (u.speaker_guessed and base_speakers)
+                )
+            )
+            or base_speakers
+        )
         chunks.append(
             Chunk(
                 id=chunk_id(source, text, occurrence),
