@@ -217,3 +217,24 @@ def test_corrupt_pdf(tmp_path: Path) -> None:
     f.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     with pytest.raises(InputError, match="cannot read PDF"):
         load(f)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["**Ana Ruiz:** [00:01:10] Empezamos con la fotosíntesis.", "**Luis Gil:** [00:02:30] ¿Y la fase oscura?",
+         "**Ana Ruiz:** [00:03:05] Eso es el ciclo de Calvin."],
+        ["[00:01:10] **Ana Ruiz:** Empezamos con la fotosíntesis.", "[00:02:30] **Luis Gil:** ¿Y la fase oscura?",
+         "[00:03:05] **Ana Ruiz:** Eso es el ciclo de Calvin."],
+    ],
+)  # fmt: skip
+def test_markdown_transcript_with_one_turn_per_line(tmp_path: Path, lines: list[str]) -> None:
+    f = tmp_path / "charla.md"
+    f.write_text("# Charla\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    doc = load(f)
+    turns = [u for u in doc.units if u.speaker]
+    assert [u.speaker for u in turns] == ["Ana Ruiz", "Luis Gil", "Ana Ruiz"]
+    assert [u.start_s for u in turns] == [70.0, 150.0, 185.0]
+    assert turns[0].end_s == 150.0 and turns[1].end_s == 185.0
+    assert not any("**" in u.text for u in doc.units)
+    assert turns[1].text == "Luis Gil: ¿Y la fase oscura?"

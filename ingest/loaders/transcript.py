@@ -25,6 +25,34 @@ def looks_like_transcript(text: str) -> bool:
     return stamps >= 2 or turns >= 3
 
 
+def _opens_turn(line: str) -> bool:
+    """A line that starts a speaker turn, after an optional leading timestamp."""
+    stamp = TIMESTAMP.match(line)
+    rest = line[stamp.end() :].lstrip() if stamp else line
+    return bool(_BOLD_TURN.match(rest) or (stamp and _PLAIN_TURN.match(rest)))
+
+
+def _turns(paras: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Paragraphs split where a line inside them opens another turn: transcripts written one turn
+    per line, with no blank line between turns, are as many turns as lines."""
+    out: list[tuple[str, int, int]] = []
+    for para, start, end in paras:
+        lines = para.split("\n")
+        if sum(_opens_turn(ln) for ln in lines) < 2:
+            out.append((para, start, end))
+            continue
+        piece: list[str] = []
+        offset = piece_start = start
+        for line in lines:
+            if _opens_turn(line) and piece:
+                out.append(("\n".join(piece), piece_start, offset - 1))
+                piece, piece_start = [], offset
+            piece.append(line)
+            offset += len(line) + 1
+        out.append(("\n".join(piece), piece_start, end))
+    return out
+
+
 def parse(text: str, base: int = 0) -> list[Unit]:
     """One unit per paragraph, each with the speaker of its turn and the time span between the
     timestamp in force when it starts and the next one after it."""
@@ -34,7 +62,7 @@ def parse(text: str, base: int = 0) -> list[Unit]:
     has_times = TIMESTAMP.search(text) is not None
     if has_times:
         now = 0.0
-    for para, start, end in paragraphs(text, base):
+    for para, start, end in _turns(paragraphs(text, base)):
         body = para
         first = TIMESTAMP.match(body)
         if first:
