@@ -128,6 +128,7 @@ class Assistant:
             gen = self._generate(question, lang, passages, memory, on_token, stop, timings)
             answer = self._cite(question, query, lang, gen, passages, hits, timings)
         answer.timings = timings | {"total": time.perf_counter() - t0}
+        answer.filters = filters.describe() if filters is not None else ""
         if memory is not None:
             answered = not answer.declined
             memory.add(Turn(question, answer.text, query, cited_for_memory(answer), answered, follow.kind))

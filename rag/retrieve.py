@@ -82,6 +82,21 @@ class Filters:
                 return False
         return True
 
+    def describe(self) -> str:
+        """The active filters in words, for the line that says what was searched."""
+        parts = [
+            f"{name} {value}"
+            for name, value in (
+                ("source", self.source),
+                ("speaker", self.speaker),
+                ("since", self.date_from),
+                ("until", self.date_to),
+                ("language", self.language),
+            )
+            if value
+        ]
+        return ", ".join(parts)
+
     @property
     def active(self) -> bool:
         return any((self.source, self.speaker, self.date_from, self.date_to, self.language))

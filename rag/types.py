@@ -74,6 +74,7 @@ class Answer:
     text: str
     abstained: bool = False
     abstain_reason: str = ""
+    filters: str = ""  # the active filters in words ("speaker Ana, since 2024"), empty when none
     refused: bool = False
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)

@@ -271,3 +271,16 @@ def test_file_names_with_markup_and_control_codes_are_shown_as_text(tmp_path: Pa
     assert "Lecture [draft] notes.txt" in status.output, status.output
     shown = runner.invoke(app, ["ask", "Where do I click for notes?"], color=True, env={"COLUMNS": "200"})
     assert "«Click here for notes.»" in shown.output and "evil.example" not in shown.output, shown.output
+
+
+def test_an_abstention_names_the_active_filters(corpus_copy: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    result = runner.invoke(
+        app, ["ask", "Who won the 1998 football world cup?", "--speaker", "Nobody", "--since", "2024-01"],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "searched: 'Who won the 1998 football world cup?' within speaker Nobody, since 2024-01"
+        in result.output
+    )

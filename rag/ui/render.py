@@ -92,7 +92,11 @@ def sources_table(answer: Answer) -> Table:
 def stats_line(answer: Answer) -> str:
     t = answer.timings
     if answer.abstained:
-        return f"[dim]searched: {escape(repr(answer.query))} — {answer.abstain_reason}; {t.get('total', 0):.2f}s[/]"
+        within = f" within {markup_safe(answer.filters)}" if answer.filters else ""
+        return (
+            f"[dim]searched: {escape(repr(answer.query))}{within} — {answer.abstain_reason}; "
+            f"{t.get('total', 0):.2f}s[/]"
+        )
     speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
     return (
         f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
