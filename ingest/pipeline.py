@@ -310,7 +310,8 @@ class Ingestor:
         """Parse upcoming files in one worker thread while the caller embeds: PDF parsing and
         chunking are mostly single-threaded Python, and the encoder releases the GIL."""
         ahead = 8
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load")
+        try:
             queue: deque[Future[_Prepared]] = deque()
             items = iter(todo)
             for path, entry in itertools.islice(items, ahead):
@@ -321,6 +322,10 @@ class Ingestor:
                 if nxt is not None:
                     queue.append(pool.submit(self._prepare, *nxt))
                 yield prepared
+        finally:
+            # Ctrl-C (or any error) stops here: files queued but not started are dropped, not
+            # parsed first; the one being parsed finishes in the background, unused.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
         loader = loader_for(path)

@@ -228,6 +228,49 @@ def test_killed_ingest_recovers_without_duplicates(tmp_path: Path, corpus_copy: 
     assert lex is not None and sorted(lex.ids) == sorted(want)
 
 
+INTERRUPT_SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.helpers import Env
+from ingest.pipeline import Ingestor
+slow = Ingestor._prepare
+def _prepare(self, *args):
+    time.sleep({load_s})  # a slow loader: the main thread waits on the loader thread
+    return slow(self, *args)
+Ingestor._prepare = _prepare
+env = Env(Path({state!r}))
+env.options = env.options.__class__(collection="test", chunk=env.options.chunk, embed_group=1)
+try:
+    env.ingest(Path({docs!r}))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_a_multi_file_ingest_promptly_and_consistently(
+    tmp_path: Path, corpus_copy: Path
+) -> None:
+    state = tmp_path / "state"
+    root = str(Path(__file__).resolve().parents[1])
+    script = INTERRUPT_SCRIPT.format(root=root, state=str(state), docs=str(corpus_copy), load_s=1.0)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and _recorded(state / "manifest.sqlite") == 0:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    t = time.monotonic()
+    rc = proc.wait(timeout=30)
+    # Eight files were queued for the loader, a second each: stopping must not parse them first.
+    assert rc == 130 and time.monotonic() - t < 4.0, (rc, time.monotonic() - t)
+    env = Env(state)
+    assert 0 < len(env.manifest.entries("test")) < 9
+    env.ingest(corpus_copy)
+    reference = Env(tmp_path / "clean")
+    reference.ingest(corpus_copy)
+    assert sorted(env.snapshot()) == sorted(reference.snapshot())
+
+
 def test_search_returns_what_there_is(tmp_path: Path) -> None:
     """k above the collection size (or above what a filter leaves) is not an error: no count() first."""
     import numpy as np
