@@ -149,6 +149,7 @@ class Ingestor:
         self.options = options
         self.progress = progress or _NoProgress()
         self.config_key = f"{options.chunk.key}|{embedder.name}"
+        self._indexed: dict[str, str] = {}  # sha256 → the file indexed with that content
 
     # ---- planning -------------------------------------------------------------------------
     def run(self, root: Path) -> IngestReport:
@@ -189,6 +190,8 @@ class Ingestor:
                 report.results.append(FileResult(key, "unchanged", chunks=entry.chunks))
             else:
                 todo.append((path, entry))
+        # Content indexed under another name that is still there: a copy of a file is indexed once.
+        self._indexed = {e.sha256: k for k, e in entries.items() if k in seen}
         gone: list[FileEntry] = []
         if opts.prune:
             prefix = source_key(root) + ("/" if root.is_dir() else "")
@@ -297,8 +300,13 @@ class Ingestor:
 
     def _apply(self, prepared: _Prepared, report: IngestReport) -> _Pending | None:
         """Record what the loader thread found; return the file's chunks if they need writing."""
-        if prepared.pending is not None:
-            return prepared.pending
+        pending = prepared.pending
+        if pending is not None:
+            original = self._indexed.get(pending.entry.sha256)
+            if prepared.result.status != "added" or original in (None, pending.entry.path):
+                self._indexed.setdefault(pending.entry.sha256, pending.entry.path)
+                return pending
+            prepared.result.status, prepared.result.reason = "skipped", f"same content as {original}"
         if prepared.touched is not None:
             self.manifest.put(self.options.collection, prepared.touched)
         # A failed file's previous chunks and manifest row stay as they were.

@@ -158,4 +158,16 @@ class Retriever:
         fused = rrf([[c.id for c, _ in dense], lexical_ids, extra_ids])
         for key, value in fused.items():
             hits[key].fused = value
-        return sorted(hits.values(), key=lambda h: h.fused, reverse=True)[:k]
+        return distinct(sorted(hits.values(), key=lambda h: h.fused, reverse=True))[:k]
+
+
+def distinct(hits: list[Hit]) -> list[Hit]:
+    """The best hit of each text: a footer repeated on every page is one candidate, not forty."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for h in hits:
+        key = (h.chunk.source, h.chunk.content_hash)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out

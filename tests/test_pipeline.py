@@ -287,3 +287,37 @@ def test_search_returns_what_there_is(tmp_path: Path) -> None:
     col.upsert(chunks, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
     assert [c.id for c, _ in col.search(np.array([1.0, 0.0, 0.0]), 50)] == ["c0", "c1"]
     assert [c.id for c, _ in col.search(np.array([1.0, 0.0, 0.0]), 50, {"language": "es"})] == ["c1"]
+
+
+def test_a_copy_of_a_file_is_indexed_once_and_reported(env: Env, corpus_copy: Path) -> None:
+    import shutil
+
+    original = corpus_copy / "notes" / "exam-logistics.md"
+    shutil.copy(original, corpus_copy / "notes" / "exam-logistics (copy).md")
+    report = env.ingest(corpus_copy)
+    pair = {Path(r.path).name: r for r in report.results if "exam-logistics" in r.path}
+    assert sorted(r.status for r in pair.values()) == ["added", "skipped"]
+    kept = next(name for name, r in pair.items() if r.status == "added")
+    skipped = next(r for r in pair.values() if r.status == "skipped")
+    assert skipped.reason.startswith("same content as ") and skipped.reason.endswith(kept)
+    names = {c.source_name for c in env.store.open("test").get_where({"source_name": {"$ne": ""}})}
+    assert kept in names and Path(skipped.path).name not in names
+    (corpus_copy / "notes" / kept).unlink()  # the indexed one goes: the other is indexed next run
+    again = env.ingest(corpus_copy)
+    assert [r.status for r in again.results if r.path == skipped.path] == ["added"]
+
+
+def test_identical_windows_do_not_crowd_the_results(env: Env, tmp_path: Path) -> None:
+    from rag.retrieve import Retriever
+
+    docs = tmp_path / "footer"
+    docs.mkdir()
+    footer = " ".join(["Copyright 2025 Universidad de Ejemplo. Todos los derechos reservados."] * 12)
+    body = "\n\n".join(f"Sección {i}. El tema {i} trata de álgebra lineal.\n\n{footer}" for i in range(30))
+    (docs / "apuntes.md").write_text(body, encoding="utf-8")
+    (docs / "otro.md").write_text("La universidad publica sus derechos de copia en la web.\n")
+    env.ingest(docs)
+    retriever = Retriever(env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()))
+    hits = retriever.retrieve("derechos reservados universidad copia", k=10)
+    texts = [h.chunk.content_hash for h in hits]
+    assert len(texts) == len(set(texts))  # each distinct text once
