@@ -104,6 +104,10 @@ class _Pending:
     entry: FileEntry
 
 
+class _Skip(InputError):
+    """A file left out by policy (empty, over the size limit), not one that failed to load."""
+
+
 @dataclass
 class _Prepared:
     result: FileResult
@@ -237,25 +241,32 @@ class Ingestor:
     def _plan_only(
         self, todo: list[tuple[Path, FileEntry | None]], gone: list[FileEntry], report: IngestReport
     ) -> None:
+        """What a run would do, file by file, found as the run finds it (each file is read and
+        parsed, nothing is written): a file that would fail or be skipped is reported so."""
         for path, entry in todo:
-            key = source_key(path)
-            if entry is None:
-                report.results.append(FileResult(key, "added", reason="new file"))
-                continue
-            try:
-                same = entry.sha256 == sha256_file(path)
-            except OSError as exc:
-                report.results.append(FileResult(key, "failed", reason=exc.strerror or str(exc)))
-                continue
-            if same and entry.config == self.config_key and not self.options.reembed:
-                report.results.append(
-                    FileResult(key, "unchanged", chunks=entry.chunks, reason="touched, same content")
-                )
-            else:
-                why = "content changed" if not same else "settings changed"
-                report.results.append(FileResult(key, "updated", chunks=entry.chunks, reason=why))
+            prepared = self._prepare(path, None if self.options.reembed else entry)
+            result, pending = prepared.result, prepared.pending
+            if pending is not None:
+                original = self._duplicate_of(pending)
+                if original is not None:
+                    result.status, result.reason = "skipped", f"same content as {original}"
+                else:
+                    result.chunks = len(pending.chunks)
+                    changed = entry is not None and entry.sha256 != pending.entry.sha256
+                    result.reason = {"added": "new file"}.get(
+                        result.status, "content changed" if changed else "settings changed"
+                    )
+            report.results.append(result)
         for entry in gone:
             report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason="file gone"))
+
+    def _duplicate_of(self, pending: _Pending) -> str | None:
+        """The file already indexed with this new file's content, if any (the first one wins)."""
+        original = self._indexed.get(pending.entry.sha256)
+        if pending.result.status != "added" or original in (None, pending.entry.path):
+            self._indexed.setdefault(pending.entry.sha256, pending.entry.path)
+            return None
+        return original
 
     # ---- per file ---------------------------------------------------------------------------
     def _prepare(self, path: Path, entry: FileEntry | None) -> _Prepared:
@@ -266,11 +277,11 @@ class Ingestor:
             st = path.stat()
             if self.options.max_file_bytes is not None and st.st_size > self.options.max_file_bytes:
                 limit = self.options.max_file_bytes / 2**20
-                raise InputError(
+                raise _Skip(
                     f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)"
                 )
             if st.st_size == 0:
-                raise InputError("empty file")
+                raise _Skip("empty file")
             digest = sha256_file(path)
             if entry is not None and digest == entry.sha256 and entry.config == self.config_key:
                 # Touched but identical: remember the new mtime so it is not even hashed next time.
@@ -280,6 +291,9 @@ class Ingestor:
                 result.status, result.chunks = "unchanged", entry.chunks
                 return _Prepared(result, touched=touched)
             chunks = self._chunks(path, key, result)
+        except _Skip as exc:
+            result.status, result.reason = "skipped", str(exc)
+            return _Prepared(result)
         except InputError as exc:
             reason = str(exc)
         except PermissionError:
@@ -302,9 +316,8 @@ class Ingestor:
         """Record what the loader thread found; return the file's chunks if they need writing."""
         pending = prepared.pending
         if pending is not None:
-            original = self._indexed.get(pending.entry.sha256)
-            if prepared.result.status != "added" or original in (None, pending.entry.path):
-                self._indexed.setdefault(pending.entry.sha256, pending.entry.path)
+            original = self._duplicate_of(pending)
+            if original is None:
                 return pending
             prepared.result.status, prepared.result.reason = "skipped", f"same content as {original}"
         if prepared.touched is not None:

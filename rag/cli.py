@@ -28,6 +28,9 @@ console = Console()
 err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+# `rag ingest` finished, everything readable is indexed, but some files could not be read: distinct
+# from 1 (the run itself failed) so scripts can tell "partly done" from "not done".
+FAILED_FILES_EXIT = 3
 
 CollectionOpt = Annotated[
     str | None, typer.Option("--collection", "-c", help="Collection name (default: settings, 'default').")
@@ -144,7 +147,9 @@ def ingest(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index a folder (or file) into a collection, keeping it in sync on every re-run."""
+    """Index a folder (or file) into a collection, keeping it in sync on every re-run.
+
+    Exit status: 0 all done; 3 done, but some files could not be read (listed); 1 not done."""
     from ingest.pipeline import IngestOptions, Ingestor
     from rag import wiring
     from rag.errors import InputError
@@ -179,6 +184,8 @@ def ingest(
         console.print_json(json.dumps(report.to_dict()))
     else:
         render_report(report, console, err)
+    if report.count("failed") and not dry_run:
+        raise typer.Exit(FAILED_FILES_EXIT)
 
 
 @app.command()

@@ -284,3 +284,14 @@ def test_an_abstention_names_the_active_filters(corpus_copy: Path) -> None:
         "searched: 'Who won the 1998 football world cup?' within speaker Nobody, since 2024-01"
         in result.output
     )
+
+
+def test_ingest_with_unreadable_files_exits_3_and_a_clean_run_0(corpus_copy: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4 nope")
+    (corpus_copy / "empty.md").write_text("")  # skipped by policy: not a failure
+    result = runner.invoke(app, ["ingest", str(corpus_copy)])
+    assert result.exit_code == 3 and "broken.pdf" in result.output
+    assert runner.invoke(app, ["ingest", str(corpus_copy), "--dry-run"]).exit_code == 0
+    (corpus_copy / "broken.pdf").unlink()
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0

@@ -152,11 +152,18 @@ def test_bad_files_are_reported_and_index_kept(env: Env, corpus_copy: Path) -> N
     report = env.ingest(corpus_copy)
     failed = {Path(r.path).name: r.reason for r in report.results if r.status == "failed"}
     assert "binary" in failed["glosario.txt"]
-    assert "empty" in failed["empty.md"]
     assert "PDF" in failed["broken.pdf"]
     assert "JSON" in failed["bad.json"]
     assert any("symlink loop" in r for r in failed.values())
-    assert [Path(r.path).name for r in report.results if r.status == "skipped"] == ["image.png"]
+    # Left out by policy, not failures: an unsupported type and an empty file.
+    skipped = {Path(r.path).name: r.reason for r in report.results if r.status == "skipped"}
+    assert sorted(skipped) == ["empty.md", "image.png"] and skipped["empty.md"] == "empty file"
+    plan = env.ingest(corpus_copy, dry_run=True)  # the plan says what the run said, file by file
+    assert {Path(r.path).name: r.status for r in plan.results if r.status in ("failed", "skipped")} == {
+        **{name: "failed" for name in failed if name != "loop"},
+        **{name: "skipped" for name in skipped},
+        **{Path(r.path).name: "failed" for r in report.results if "symlink loop" in r.reason},
+    }
     assert env.snapshot() == before  # the binary glossary keeps its old chunks
 
 
@@ -170,9 +177,9 @@ def test_permission_denied(env: Env, corpus_copy: Path) -> None:
 
 def test_huge_file_is_skipped(env: Env, corpus_copy: Path) -> None:
     report = env.ingest(corpus_copy, max_file_bytes=1000)
-    failed = [r for r in report.results if r.status == "failed"]
-    assert failed and all("limit" in r.reason for r in failed)
-    assert report.count("added") + len(failed) == 9
+    skipped = [r for r in report.results if r.status == "skipped"]
+    assert skipped and all("limit" in r.reason for r in skipped)
+    assert report.count("added") + len(skipped) == 9 and report.count("failed") == 0
 
 
 def test_missing_root(env: Env, tmp_path: Path) -> None:
