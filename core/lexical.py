@@ -59,10 +59,15 @@ class LexicalIndex:
             return None
         import bm25s
 
-        bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-        ids = json.loads((folder / "ids.json").read_text())
-        rev = folder / "revision"
-        return cls(bm25, ids, rev.read_text() if rev.exists() else "")
+        try:
+            bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+            ids = json.loads((folder / "ids.json").read_text())
+            rev = folder / "revision"
+            return cls(bm25, ids, rev.read_text() if rev.exists() else "")
+        except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError):
+            # Damaged files (UnicodeDecodeError and JSON errors are ValueErrors): the index is
+            # derived data, so it counts as missing and `synced` rebuilds it from the store.
+            return None
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         tokens = tokenize(query)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from core.errors import StoreError
+
 
 @dataclass(frozen=True)
 class FileEntry:
@@ -51,13 +53,21 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS files (collection TEXT, path TEXT, sha256 TEXT, size INTEGER,"
-            " mtime_ns INTEGER, config TEXT, chunks INTEGER, ingested_at TEXT, PRIMARY KEY (collection, path))"
-        )
-        self._db.execute("CREATE TABLE IF NOT EXISTS runs (collection TEXT, finished_at TEXT, summary TEXT)")
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS files (collection TEXT, path TEXT, sha256 TEXT, size INTEGER,"
+                " mtime_ns INTEGER, config TEXT, chunks INTEGER, ingested_at TEXT, PRIMARY KEY (collection, path))"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS runs (collection TEXT, finished_at TEXT, summary TEXT)"
+            )
+            self._db.execute("SELECT count(*) FROM files").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"the manifest {path} is damaged ({exc}); `rag doctor --repair` rebuilds it from the store"
+            ) from None
 
     def close(self) -> None:
         self._db.close()

@@ -227,6 +227,55 @@ def status(
         console.print(collections_table(store_.location, cols))
 
 
+@app.command()
+@friendly
+def doctor(
+    store: StoreOpt = None,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Rebuild what is damaged (the manifest, BM25 indexes) from the store."),
+    ] = False,
+) -> None:
+    """Check the store's files (Chroma, manifest, BM25 indexes); --repair rebuilds what can be rebuilt."""
+    from rich.table import Table
+
+    from ingest.lock import CollectionLock
+    from ingest.repair import doctor as run_doctor
+    from rag import wiring
+    from rag.errors import InputError
+    from rag.ui.render import safe
+
+    s = _settings(store=store)
+    if s.chroma_url:
+        raise InputError("rag doctor checks an embedded store; a Chroma server keeps its own files")
+    if not s.store_dir.exists():
+        raise InputError(f"no store at {s.store_dir}: nothing to check")
+    store_ = wiring.open_store(s)
+    with ExitStack() as held:
+        if repair:  # no ingest may write while the manifest and indexes are rebuilt
+            try:
+                names = [c.name for c in store_.info()]
+            except Exception:
+                names = []
+            for name in names:
+                held.enter_context(CollectionLock(wiring.state_dir(s) / "locks", name))
+        findings = run_doctor(
+            store_,
+            wiring.state_dir(s) / "manifest.sqlite",
+            lambda name: wiring.lexical_dir(s, name),
+            repair=repair,
+        )
+    table = Table(title="rag doctor", title_justify="left")
+    for col in ("part", "state", "detail"):
+        table.add_column(col, overflow="fold")
+    colour = {"ok": "green", "repaired": "cyan"}
+    for f in findings:
+        table.add_row(safe(f.part), f"[{colour.get(f.state, 'red')}]{f.state}[/]", safe(f.detail))
+    console.print(table)
+    if any(f.state == "damaged" for f in findings):
+        raise typer.Exit(1)
+
+
 models_app = typer.Typer(
     help="Show each model role (spec, location, size, status); `rag models pull NAME` fetches a pieced model.",
     invoke_without_command=True,

@@ -295,3 +295,53 @@ def test_ingest_with_unreadable_files_exits_3_and_a_clean_run_0(corpus_copy: Pat
     assert runner.invoke(app, ["ingest", str(corpus_copy), "--dry-run"]).exit_code == 0
     (corpus_copy / "broken.pdf").unlink()
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+
+
+def _clean_snapshot(tmp_path: Path, docs: Path) -> dict[str, str]:
+    from rag.config import load_settings
+    from rag.wiring import open_store
+
+    clean = tmp_path / "clean-home"
+    assert runner.invoke(app, ["ingest", str(docs), "--store", str(clean / "store")]).exit_code == 0
+    store = open_store(load_settings(store=clean / "store"))
+    return {i: t for i, t, _ in store.open("default").iter_records()}
+
+
+def test_damaged_manifest_is_named_and_doctor_repairs_it(
+    tmp_path: Path, corpus_copy: Path, rag_home: Path
+) -> None:
+    from rag.config import load_settings
+    from rag.wiring import open_store
+
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    manifest = rag_home / "store" / "manifest.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(f"{manifest}{extra}").unlink(missing_ok=True)
+    manifest.write_bytes(b"this is not sqlite " * 100)
+    result = runner.invoke(app, ["ingest", str(corpus_copy)])
+    assert result.exit_code == 1 and str(manifest) in result.output and "rag doctor --repair" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    checked = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+    assert checked.exit_code == 1 and "damaged" in checked.output
+    repaired = runner.invoke(app, ["doctor", "--repair"], env={"COLUMNS": "200"})
+    assert repaired.exit_code == 0 and "repaired" in repaired.output, repaired.output
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    store = open_store(load_settings())
+    got = {i: t for i, t, _ in store.open("default").iter_records()}
+    assert got == _clean_snapshot(tmp_path, corpus_copy)  # same ids and texts as a clean ingest
+    assert runner.invoke(app, ["doctor"]).exit_code == 0
+
+
+def test_damaged_bm25_index_is_rebuilt_from_the_store(corpus_copy: Path, rag_home: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    lexical = next((rag_home / "store").rglob("ids.json")).parent
+    for f in lexical.iterdir():
+        if f.is_file():
+            f.write_bytes(b"\xff\xfe garbage \x00" * 50)
+    checked = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+    assert "damaged" in checked.output
+    result = runner.invoke(app, ["ask", "Menabrea", "--json"])  # heals itself on use
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hits"][0]["source"].endswith("historia-04-lovelace.srt")
+    assert runner.invoke(app, ["doctor", "--repair"]).exit_code == 0
+    assert runner.invoke(app, ["ingest", str(corpus_copy), "--reembed"]).exit_code == 0
