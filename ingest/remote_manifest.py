@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from dataclasses import asdict
 from types import TracebackType
@@ -104,11 +105,28 @@ class ServerLease:
     so the lease is written, then read back after a pause; content-derived chunk ids make the
     remaining race window harmless (no duplicates)."""
 
-    def __init__(self, manifest: ChromaManifest, collection: str, ttl_s: float = 900.0) -> None:
+    def __init__(
+        self, manifest: ChromaManifest, collection: str, ttl_s: float = 900.0, settle_s: float = 0.3
+    ) -> None:
         self.manifest = manifest
         self.collection = collection
         self.ttl_s = ttl_s
+        self.settle_s = settle_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _renew(self) -> None:
+        """Push the expiry forward every third of the lease while the ingest runs: an ingest longer
+        than one lease must not let a second writer in."""
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                held = self.manifest.holder(self.collection)
+                if not held or held.get("owner") != self.owner:
+                    return  # taken over after an outage: nothing of ours to renew
+                self.manifest.set_holder(self.collection, self.owner, time.time() + self.ttl_s)
+            except StoreError:
+                continue  # the server is unreachable for now; try again at the next tick
 
     def __enter__(self) -> ServerLease:
         held = self.manifest.holder(self.collection)
@@ -119,17 +137,22 @@ class ServerLease:
                 "wait for it to finish"
             )
         self.manifest.set_holder(self.collection, self.owner, time.time() + self.ttl_s)
-        time.sleep(0.3)
+        time.sleep(self.settle_s)
         held = self.manifest.holder(self.collection)
         if not held or held.get("owner") != self.owner:
             raise StoreError(
                 f"another ingest took collection {self.collection!r} at the same moment; try again"
             )
+        self._renewer = threading.Thread(target=self._renew, name="rag-lease", daemon=True)
+        self._renewer.start()
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
         try:
             held = self.manifest.holder(self.collection)
             if held and held.get("owner") == self.owner:

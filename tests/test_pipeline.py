@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.embedder import make_embedder
-from core.errors import EmbedderMismatch, InputError
+from core.errors import EmbedderMismatch, InputError, StoreError
 from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
 from ingest.pipeline import Ingestor
@@ -328,3 +328,34 @@ def test_identical_windows_do_not_crowd_the_results(env: Env, tmp_path: Path) ->
     hits = retriever.retrieve("derechos reservados universidad copia", k=10)
     texts = [h.chunk.content_hash for h in hits]
     assert len(texts) == len(set(texts))  # each distinct text once
+
+
+class _MemoryLeases:
+    """The three lease calls of ChromaManifest, in memory (the lease logic is what is tested)."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[str, object]] = {}
+
+    def holder(self, collection: str) -> dict[str, object] | None:
+        return self.held.get(collection)
+
+    def set_holder(self, collection: str, owner: str, expires: float) -> None:
+        self.held[collection] = {"owner": owner, "expires": expires}
+
+    def clear_holder(self, collection: str) -> None:
+        self.held.pop(collection, None)
+
+
+def test_server_lease_is_renewed_while_the_ingest_runs() -> None:
+    from ingest.remote_manifest import ServerLease
+
+    leases = _MemoryLeases()
+    first = ServerLease(leases, "docs", ttl_s=0.3, settle_s=0.0)  # type: ignore[arg-type]
+    with first:
+        time.sleep(1.0)  # over three lease lengths: without renewal it would have expired
+        second = ServerLease(leases, "docs", ttl_s=0.3, settle_s=0.0)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match="another ingest"):
+            second.__enter__()
+    assert leases.holder("docs") is None  # released on exit
+    with ServerLease(leases, "docs", ttl_s=0.3, settle_s=0.0):  # type: ignore[arg-type]
+        pass
