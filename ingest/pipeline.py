@@ -163,11 +163,16 @@ class Ingestor:
             raise InputError(f"{root}: no such file or folder")
         report = IngestReport(opts.collection, str(root), opts.dry_run)
         found = discover(root)
+        # Absolute like every other result, but not resolved: a symlink loop is named by the link.
         for path, reason in found.problems:
-            report.results.append(FileResult(str(path), "failed", reason=reason))
+            report.results.append(FileResult(path.absolute().as_posix(), "failed", reason=reason))
         for path in found.unsupported:
             report.results.append(
-                FileResult(str(path), "skipped", reason=f"unsupported type '{path.suffix or path.name}'")
+                FileResult(
+                    path.absolute().as_posix(),
+                    "skipped",
+                    reason=f"unsupported type '{path.suffix or path.name}'",
+                )
             )
 
         if opts.reembed and not opts.dry_run:

@@ -155,6 +155,9 @@ def test_bad_files_are_reported_and_index_kept(env: Env, corpus_copy: Path) -> N
     assert "PDF" in failed["broken.pdf"]
     assert "JSON" in failed["bad.json"]
     assert any("symlink loop" in r for r in failed.values())
+    assert all(Path(r.path).is_absolute() for r in report.results)  # one kind of path in the report
+    loop = next(r for r in report.results if "symlink loop" in r.reason)
+    assert loop.path == (corpus_copy / "loop").absolute().as_posix()  # the link, not its target
     # Left out by policy, not failures: an unsupported type and an empty file.
     skipped = {Path(r.path).name: r.reason for r in report.results if r.status == "skipped"}
     assert sorted(skipped) == ["empty.md", "image.png"] and skipped["empty.md"] == "empty file"
