@@ -140,7 +140,10 @@ def test_embedder_mismatch_is_refused(env: Env, corpus_copy: Path) -> None:
     assert env.store.open("test").embedder == "hash:32"
 
 
-def test_bad_files_are_reported_and_index_kept(env: Env, corpus_copy: Path) -> None:
+def test_bad_files_are_reported_and_index_kept(
+    env: Env, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(corpus_copy.parent)  # the user names the folder relatively
     env.ingest(corpus_copy)
     before = env.snapshot()
     (corpus_copy / "notes" / "glosario.txt").write_bytes(b"\x00\x00binary now")
@@ -149,7 +152,7 @@ def test_bad_files_are_reported_and_index_kept(env: Env, corpus_copy: Path) -> N
     (corpus_copy / "bad.json").write_text("{not json")
     (corpus_copy / "image.png").write_bytes(b"\x89PNG")
     (corpus_copy / "loop").symlink_to(corpus_copy)
-    report = env.ingest(corpus_copy)
+    report = env.ingest(Path(corpus_copy.name))
     failed = {Path(r.path).name: r.reason for r in report.results if r.status == "failed"}
     assert "binary" in failed["glosario.txt"]
     assert "PDF" in failed["broken.pdf"]
