@@ -231,10 +231,13 @@ def clock_seconds(hours: str | None, minutes: str, seconds: str, fraction: str |
 RRF_K = 60
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Reciprocal-rank fusion: each ranking adds 1/(k + rank) to the keys it lists (rank from 1)."""
+def rrf(
+    rankings: Sequence[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal-rank fusion: each ranking adds weight/(k + rank) to the keys it lists (rank from 1)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = weights[i] if weights is not None else 1.0
         for rank, key in enumerate(ranking, start=1):
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+            scores[key] = scores.get(key, 0.0) + w / (k + rank)
     return scores

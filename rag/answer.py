@@ -48,6 +48,7 @@ class AskOptions:
     the one home of defaults, so tests exercise the values users get."""
 
     candidates: int  # retrieved by hybrid search
+    dense_weight: float  # of the dense ranking in the fusion with BM25
     rerank_top: int  # of those, scored by the reranker
     rerank_fusion: bool  # order by rank fusion of reranker and retrieval, not reranker score alone
     top_k: int  # passages considered for the context

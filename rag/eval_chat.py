@@ -90,7 +90,11 @@ def run_conversations(
     provider: Callable[[], Generator] = generator or (lambda: scripted)
     results: list[TurnResult] = []
     total = sum(len(c.turns) for c in conversations)
-    with throwaway_collection(EvalSet(name, [], []), embedder, chunk, corpus) as (retriever, _, _):
+    with throwaway_collection(EvalSet(name, [], []), embedder, chunk, corpus, options.dense_weight) as (
+        retriever,
+        _,
+        _,
+    ):
         assistant = Assistant(retriever, reranker, provider, embedder.embed, options)
         for conv in conversations:
             memory = Memory(Session(conv.id), None, window=len(conv.turns))

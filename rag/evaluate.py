@@ -110,7 +110,7 @@ def _stage(name: str, rankings: list[Ranking]) -> StageMetrics:
 
 @contextmanager
 def throwaway_collection(
-    evalset: EvalSet, embedder: Embedder, chunk: ChunkConfig, corpus: Path | None
+    evalset: EvalSet, embedder: Embedder, chunk: ChunkConfig, corpus: Path | None, dense_weight: float
 ) -> Iterator[tuple[Retriever, dict[str, str], IngestReport]]:
     """The data set's documents (or `corpus`) ingested by the real pipeline into a temporary store:
     a retriever over it, file stem → document id, and the ingest report."""
@@ -129,7 +129,8 @@ def throwaway_collection(
         )
         manifest.close()
         collection = store.open("eval")
-        yield Retriever(collection, embedder, LexicalIndex.load(work / "lexical")), names, report
+        lexical = LexicalIndex.load(work / "lexical")
+        yield Retriever(collection, embedder, lexical, dense_weight=dense_weight), names, report
 
 
 def run_eval(
@@ -143,7 +144,11 @@ def run_eval(
     on_progress: OnProgress | None = None,
 ) -> EvalReport:
     t0 = time.perf_counter()
-    with throwaway_collection(evalset, embedder, chunk, corpus) as (retriever, names, ingested):
+    with throwaway_collection(evalset, embedder, chunk, corpus, options.dense_weight) as (
+        retriever,
+        names,
+        ingested,
+    ):
         stages: dict[str, list[Ranking]] = {"dense": [], "lexical": [], "hybrid": []}
         if reranker is not None:
             stages["reranked"], stages["fused"] = [], []

@@ -115,11 +115,17 @@ class Retriever:
     reciprocal rank (`Hit.fused`), with metadata filters applied to both legs."""
 
     def __init__(
-        self, collection: VectorCollection, embedder: Embedder, lexical: LexicalIndex | None
+        self,
+        collection: VectorCollection,
+        embedder: Embedder,
+        lexical: LexicalIndex | None,
+        *,
+        dense_weight: float,
     ) -> None:
         self.collection = collection
         self.embedder = embedder
         self.lexical = lexical
+        self.dense_weight = dense_weight  # of the dense ranking in the fusion; BM25's and extra's are 1
 
     def retrieve(
         self, query: str, k: int = 30, filters: Filters | None = None, extra: Sequence[Chunk] = ()
@@ -155,7 +161,7 @@ class Retriever:
             if filters.accept(chunk):
                 hits.setdefault(chunk.id, Hit(chunk))
                 extra_ids.append(chunk.id)
-        fused = rrf([[c.id for c, _ in dense], lexical_ids, extra_ids])
+        fused = rrf([[c.id for c, _ in dense], lexical_ids, extra_ids], weights=(self.dense_weight, 1.0, 1.0))
         for key, value in fused.items():
             hits[key].fused = value
         return distinct(sorted(hits.values(), key=lambda h: h.fused, reverse=True))[:k]

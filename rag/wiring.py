@@ -203,6 +203,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
     )
     return AskOptions(
         candidates=s.candidates,
+        dense_weight=s.dense_weight,
         rerank_top=s.rerank_top,
         rerank_fusion=s.rerank_fusion,
         top_k=s.top_k,
@@ -227,7 +228,7 @@ def assistant(
     chosen = reranker(s) if rerank else None
     options = ask_options(s, collection.embedder, chosen)
     return Assistant(
-        Retriever(collection, embedder, lexical),
+        Retriever(collection, embedder, lexical, dense_weight=s.dense_weight),
         chosen,
         generator or generator_provider(s),
         embedder.embed,

@@ -51,7 +51,9 @@ def indexed(tmp_path: Path, corpus_copy: Path) -> Env:
 
 
 def retriever(env: Env) -> Retriever:
-    return Retriever(env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()))
+    return Retriever(
+        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0
+    )
 
 
 def assistant(
@@ -69,6 +71,10 @@ def test_rrf_rewards_agreement() -> None:
     scores = rrf([["a", "b", "c"], ["c", "a"]])
     assert max(scores, key=scores.__getitem__) == "a"
     assert scores["c"] > scores["b"]
+    tie = rrf([["a", "b"], ["b", "a"]])
+    assert tie["a"] == tie["b"]
+    weighted = rrf([["a", "b"], ["b", "a"]], weights=(2.0, 1.0))  # the first ranking counts double
+    assert weighted["a"] > weighted["b"]
 
 
 def test_lexical_leg_finds_rare_terms(indexed: Env) -> None:

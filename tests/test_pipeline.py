@@ -330,7 +330,9 @@ def test_identical_windows_do_not_crowd_the_results(env: Env, tmp_path: Path) ->
     (docs / "apuntes.md").write_text(body, encoding="utf-8")
     (docs / "otro.md").write_text("La universidad publica sus derechos de copia en la web.\n")
     env.ingest(docs)
-    retriever = Retriever(env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()))
+    retriever = Retriever(
+        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0
+    )
     hits = retriever.retrieve("derechos reservados universidad copia", k=10)
     texts = [h.chunk.content_hash for h in hits]
     assert len(texts) == len(set(texts))  # each distinct text once
