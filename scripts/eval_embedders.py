@@ -45,19 +45,29 @@ def _title(doc_id: str) -> str:
     return doc_id.rsplit("-", 1)[0]
 
 
-def corpora(data: Path) -> dict[str, tuple[EvalSet, dict[str, list[EvalQuery]]]]:
-    """corpus name → (documents, query groups over them)."""
+def corpora(
+    data: Path, split: str = "held-out", limit: int | None = None
+) -> dict[str, tuple[EvalSet, dict[str, list[EvalQuery]]]]:
+    """corpus name → (documents, query groups over them). SQuAD questions come from the articles
+    held out of reranker training ("held-out", reported) or from the others ("tune": where a
+    setting such as the fusion weight is chosen)."""
     held = held_out_titles()
+    if split == "tune":
+        squad_titles = {
+            lang: {_title(d.id) for d in eval_data.load(data / rel).docs} for lang, rel in SQUAD.items()
+        }
+        held = {lang: squad_titles[lang] - held[lang] for lang in SQUAD}
     squad = {lang: eval_data.load(data / rel) for lang, rel in SQUAD.items()}
     pairs = eval_data.align(squad["en"], squad["es"])
     back = {es: en for en, es in pairs.items()}
 
     def own(lang: str) -> list[EvalQuery]:
-        return [q for q in squad[lang].queries if q.answerable and _title(next(iter(q.gold))) in held[lang]]
+        qs = [q for q in squad[lang].queries if q.answerable and _title(next(iter(q.gold))) in held[lang]]
+        return qs[:limit]
 
     def across(src: str, dst: str, mapping: dict[str, str]) -> list[EvalQuery]:
         keep = {d: t for d, t in mapping.items() if _title(d) in held[src] and _title(t) in held[dst]}
-        return eval_data.crosslingual(squad[src], squad[dst], keep, f"{src}>{dst}").queries
+        return eval_data.crosslingual(squad[src], squad[dst], keep, f"{src}>{dst}").queries[:limit]
 
     out: dict[str, tuple[EvalSet, dict[str, list[EvalQuery]]]] = {
         "squad_es": (squad["es"], {"squad_es": own("es"), "en>es": across("en", "es", pairs)}),
@@ -76,6 +86,7 @@ def evaluate(spec: str, args: argparse.Namespace, sets: dict[str, Any]) -> dict[
         embedder=model,
         embedder_backend=backend or None,
         reranker=None if args.no_rerank else "rag-reranker-minilm-l6",
+        **dict(o.split("=", 1) for o in args.option),
     )
     if args.no_rerank:
         s = s.model_copy(update={"reranker": ""})
@@ -119,11 +130,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--sets", default="squad_es,squad_en,clapnq,cranfield")
     ap.add_argument("--no-rerank", action="store_true")
+    ap.add_argument("--split", choices=("held-out", "tune"), default="held-out")
+    ap.add_argument("--limit", type=int, default=None, help="at most N SQuAD questions per group")
+    ap.add_argument("-o", "--option", action="append", default=[], help="a setting, e.g. dense_weight=2")
     ap.add_argument("--embed-cache", type=Path, default=ROOT / "bench-results" / "embed-cache.sqlite")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "embedders.json")
     args = ap.parse_args()
     quiet_libraries()
-    sets = {k: v for k, v in corpora(args.data).items() if k in args.sets.split(",")}
+    sets = {k: v for k, v in corpora(args.data, args.split, args.limit).items() if k in args.sets.split(",")}
     print({g: len(qs) for _, groups in sets.values() for g, qs in groups.items()}, flush=True)
     results = {spec: evaluate(spec, args, sets) for spec in args.embedders.split(",")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
