@@ -303,3 +303,21 @@ def test_cross_lingual_questions_cite_the_right_file_with_the_default_embedder(
         data = json.loads(result.stdout)
         assert not data["abstained"], data
         assert data["citations"] and data["citations"][0]["source"].endswith(expected), data["citations"]
+
+
+def test_fault_injection_leaves_a_store_that_ingests_clean(tmp_path: Path) -> None:
+    """scripts/fault_injection.py: SIGINT and SIGKILL at random moments, every store file damaged
+    in turn; each followed by the next ingest (and repair) ending as a clean ingest does."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "faults.json"
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "fault_injection.py"), "--trials", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=1200, cwd=root,
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    failed = [r for r in report["results"] if not r["ok"]]
+    assert done.returncode == 0 and not failed, failed or done.stderr[-2000:]
+    assert report["trials"] >= 10
