@@ -25,13 +25,15 @@ from rag.config import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def gather(data: Path, work: Path) -> Path:
-    """One folder with the podcast transcripts and every readable PDF of ../shared/data (links, not copies)."""
+def gather(data: Path, work: Path, limit: int | None = None) -> Path:
+    """One folder with the podcast transcripts and every readable PDF of ../shared/data (links, not
+    copies); with `limit`, the first `limit` transcripts and the Spanish PDFs only (a slow embedder)."""
     docs = work / "docs"
     docs.mkdir()
-    sources = sorted((data / "changelog_practical_ai").glob("*.md"))
+    sources = sorted((data / "changelog_practical_ai").glob("*.md"))[:limit]
     sources += sorted((data / "pdfs_es_upv_ehu").glob("*.pdf"))
-    sources += sorted(p for p in (data / "pdf_edgecases_pypdf").glob("*.pdf") if "password" not in p.name)
+    if limit is None:
+        sources += sorted(p for p in (data / "pdf_edgecases_pypdf").glob("*.pdf") if "password" not in p.name)
     for src in sources:
         (docs / f"{src.parent.name}__{src.name}").symlink_to(src)
     return docs
@@ -42,13 +44,16 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "ingest.json")
     ap.add_argument("--embedder", default=None, help="default: the configured embedder")
+    ap.add_argument(
+        "--transcripts", type=int, default=None, help="only the first N transcripts (and the Spanish PDFs)"
+    )
     args = ap.parse_args()
     quiet_libraries()
     if not (args.data / "changelog_practical_ai").exists():
         sys.exit(f"data folder {args.data} not found (expected ../shared/data beside the checkout)")
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
-        docs = gather(args.data, work)
+        docs = gather(args.data, work, args.transcripts)
         s = load_settings(home=work, embedder=args.embedder, collection="bench")
         embedder = wiring.embedder_for_ingest(s)
         embedder.embed(["warm up the model and its kernels"] * 8)
@@ -71,6 +76,7 @@ def main() -> None:
         n = len(texts)
         result = {
             "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+            "embedder": embedder.name,
             "documents": cold.count("added"),
             "failed": [(Path(r.path).name, r.reason) for r in cold.results if r.status == "failed"],
             "chunks": n,
