@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     )
     generator_backend: str = Field("transformers", description="Generator registry entry")
     reranker: str | None = Field(
-        "rag-reranker-minilm-l6",
-        description="Cross-encoder: the built-in rag-reranker-minilm-l6, any sentence-transformers cross-encoder folder or hub id; empty: no reranking",
+        None,
+        description="Cross-encoder: the built-in rag-reranker-minilm-l6, any sentence-transformers cross-encoder folder or hub id; unset: no reranking (over embeddinggemma-300m candidates ours lowered R@1)",
     )
     reranker_backend: str = Field("cross-encoder", description="Reranker registry entry")
     rerank_fusion: bool = Field(

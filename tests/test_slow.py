@@ -121,10 +121,11 @@ def test_builtin_reranker_ranks_the_answering_passage_first(real: Path) -> None:
     assert max(range(3), key=scores.__getitem__) == 2, scores
 
 
-def test_default_settings_rerank_with_the_builtin_model(
+def test_the_builtin_reranker_plugs_in_by_setting(
     real: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    monkeypatch.setenv("RAG_RERANKER", "rag-reranker-minilm-l6")
     result = runner.invoke(app, ["models", "--json"])
     roles = {r["role"]: r for r in json.loads(result.stdout)}
     assert roles["reranker"]["spec"] == "rag-reranker-minilm-l6" and roles["reranker"]["status"] == "ready"

@@ -158,7 +158,7 @@ def models_table(rows: list[Resolution], *, reranker_off: bool) -> Table:
             "-",
             "[dim]off[/]",
             "-",
-            "RAG_RERANKER is empty; unset it for the built-in rag-reranker-minilm-l6, or name a cross-encoder",
+            "no reranker (the default); RAG_RERANKER=rag-reranker-minilm-l6 for the built-in one, or name a cross-encoder",
         )
     return table
 
