@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, description="Passages considered for the answer's context")
     candidates: int = Field(30, ge=1, description="Candidates retrieved by hybrid search")
     dense_weight: float = Field(
-        1.0, gt=0, description="Weight of the dense ranking in the rank fusion with BM25 (whose weight is 1)"
+        4.0, gt=0, description="Weight of the dense ranking in the rank fusion with BM25 (whose weight is 1)"
     )
     rerank_top: int = Field(20, ge=1, description="Candidates the reranker scores")
     context_tokens: int = Field(1200, ge=16, description="Generator tokens the passages may fill")
