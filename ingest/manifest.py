@@ -10,6 +10,7 @@ converges to the same chunks without duplicates.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -111,6 +112,15 @@ class Manifest:
             "SELECT finished_at FROM runs WHERE collection=? ORDER BY rowid DESC LIMIT 1", (collection,)
         ).fetchone()
         return row[0] if row else None
+
+
+def sha256_file(path: Path) -> str:
+    """The digest the manifest records for a file (and `rag models pull` checks a wheel by)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def now_iso() -> str:

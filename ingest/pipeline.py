@@ -7,7 +7,6 @@ Chunks whose content-derived id is already stored keep their vectors and are not
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 import uuid
@@ -29,7 +28,7 @@ from core.types import Chunk, MetaValue
 from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
 from ingest.loaders import LoadOptions, loader_for
-from ingest.manifest import FileEntry, ManifestStore, now_iso
+from ingest.manifest import FileEntry, ManifestStore, now_iso, sha256_file
 from ingest.metadata import external_metadata
 
 STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
@@ -113,14 +112,6 @@ class _Prepared:
     result: FileResult
     pending: _Pending | None = None  # chunks to write
     touched: FileEntry | None = None  # same content, new mtime
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def source_key(path: Path) -> str:

@@ -461,7 +461,7 @@ def eval_(
     if eval_data.is_conversations(dataset):
         return _eval_conversations(s, dataset, corpus, limit, generate, rerank, as_json)
     from rag.evaluate import run_eval
-    from rag.ui.eval import EvalProgress, render_eval
+    from rag.ui.eval import render_eval
 
     evalset = eval_data.load(dataset, fmt, corpus).limit(limit)
     if not evalset.queries:
@@ -472,22 +472,27 @@ def eval_(
     reranker = wiring.reranker(s) if rerank else None
     options = wiring.ask_options(s, embedder.name, reranker)
     factory = wiring.generator_provider(s) if generate else None
+    chunk = wiring.chunk_config(s, embedder)
+    _report_eval(
+        as_json,
+        lambda on_progress: run_eval(
+            evalset, embedder, chunk, reranker, factory, options, corpus, on_progress
+        ),
+        render_eval,
+    )
+
+
+def _report_eval(as_json: bool, run: Callable[[Any], Any], render: Callable[[Any, Console], None]) -> None:
+    """Run an evaluation under a progress bar (on a terminal), then print it as JSON or tables."""
+    from rag.ui.eval import EvalProgress
+
     progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
     with progress if progress is not None else ExitStack():
-        report = run_eval(
-            evalset,
-            embedder,
-            wiring.chunk_config(s, embedder),
-            reranker,
-            factory,
-            options,
-            corpus,
-            progress.update if progress is not None else None,
-        )
+        report = run(progress.update if progress is not None else None)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
-        render_eval(report, console)
+        render(report, console)
 
 
 def _eval_conversations(
@@ -497,7 +502,7 @@ def _eval_conversations(
     from rag import eval_data, wiring
     from rag.errors import InputError
     from rag.eval_chat import run_conversations
-    from rag.ui.eval import EvalProgress, render_chat_eval
+    from rag.ui.eval import render_chat_eval
 
     if corpus is None or not corpus.is_dir():
         raise InputError(f"{dataset} is a conversation set: pass --corpus FOLDER with the documents it cites")
@@ -506,23 +511,14 @@ def _eval_conversations(
     reranker = wiring.reranker(s) if rerank else None
     options = wiring.ask_options(s, embedder.name, reranker)
     factory = wiring.generator_provider(s) if generate else None
-    progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
-    with progress if progress is not None else ExitStack():
-        report = run_conversations(
-            dataset.stem,
-            conversations,
-            corpus,
-            embedder,
-            wiring.chunk_config(s, embedder),
-            reranker,
-            factory,
-            options,
-            progress.update if progress is not None else None,
-        )
-    if as_json:
-        console.print_json(json.dumps(report.to_dict()))
-    else:
-        render_chat_eval(report, console)
+    chunk = wiring.chunk_config(s, embedder)
+    _report_eval(
+        as_json,
+        lambda on_progress: run_conversations(
+            dataset.stem, conversations, corpus, embedder, chunk, reranker, factory, options, on_progress
+        ),
+        render_chat_eval,
+    )
 
 
 def quiet_libraries() -> None:

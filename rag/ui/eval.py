@@ -36,6 +36,10 @@ class EvalProgress:
         self._bar.update(self._tasks[phase], completed=done)
 
 
+def fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def render_eval(report: EvalReport, console: Console) -> None:
     table = Table(
         title=f"{report.dataset}: {report.documents} documents, {report.chunks} chunks "
@@ -64,10 +68,6 @@ def render_eval(report: EvalReport, console: Console) -> None:
     )
     answers.add_column("metric")
     answers.add_column("value", justify="right")
-
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.3f}"
-
     answers.add_row("gold answer contained", fmt(a.answer_contained))
     answers.add_row("  … in model-written sentences", fmt(a.answer_contained_generated))
     answers.add_row("token F1", fmt(a.token_f1))
@@ -86,9 +86,6 @@ def render_eval(report: EvalReport, console: Console) -> None:
 
 
 def render_chat_eval(report: ChatEvalReport, console: Console) -> None:
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.3f}"
-
     summary = Table(
         title=f"{report.dataset}: {report.conversations} conversations, {report.turns} turns",
         title_justify="left",
