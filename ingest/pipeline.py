@@ -85,14 +85,21 @@ class IngestReport:
 
 
 class Progress(Protocol):
-    def start(self, files: int) -> None: ...
-    def file_done(self, path: str, status: str) -> None: ...
+    """What an ingest reports while it runs. `reading` comes from the loader thread."""
+
+    def start(self, files: int, total_bytes: int) -> None: ...
+    def reading(self, path: str, detail: str = "") -> None: ...
+    def file_done(self, path: str, status: str, size: int = 0, chunks: int = 0) -> None:
+        """A file's outcome is known (read and chunked, removed, failed...); `chunks` of it still
+        have to be embedded, so a display can estimate the total from bytes read so far."""
+
     def embedded(self, chunks: int) -> None: ...
 
 
 class _NoProgress:
-    def start(self, files: int) -> None: ...
-    def file_done(self, path: str, status: str) -> None: ...
+    def start(self, files: int, total_bytes: int) -> None: ...
+    def reading(self, path: str, detail: str = "") -> None: ...
+    def file_done(self, path: str, status: str, size: int = 0, chunks: int = 0) -> None: ...
     def embedded(self, chunks: int) -> None: ...
 
 
@@ -112,6 +119,7 @@ class _Prepared:
     result: FileResult
     pending: _Pending | None = None  # chunks to write
     touched: FileEntry | None = None  # same content, new mtime
+    size: int = 0
 
 
 def source_key(path: Path) -> str:
@@ -170,6 +178,7 @@ class Ingestor:
             self.manifest.drop_collection(opts.collection)
         entries = self.manifest.entries(opts.collection)
         todo: list[tuple[Path, FileEntry | None]] = []
+        todo_bytes = 0
         seen: set[str] = set()
         for path in found.files:
             key = source_key(path)
@@ -190,6 +199,7 @@ class Ingestor:
                 report.results.append(FileResult(key, "unchanged", chunks=entry.chunks))
             else:
                 todo.append((path, entry))
+                todo_bytes += st.st_size
         # Content indexed under another name that is still there: a copy of a file is indexed once.
         self._indexed = {e.sha256: k for k, e in entries.items() if k in seen}
         gone: list[FileEntry] = []
@@ -197,6 +207,7 @@ class Ingestor:
             prefix = source_key(root) + ("/" if root.is_dir() else "")
             gone = [e for k, e in entries.items() if k not in seen and (k == prefix or k.startswith(prefix))]
 
+        self.progress.start(len(todo) + len(gone), todo_bytes)
         if opts.dry_run:
             self._plan_only(todo, gone, report)
             report.seconds = time.perf_counter() - t0
@@ -206,7 +217,6 @@ class Ingestor:
             opts.collection, self.embedder.name, self.embedder.dim, replace=opts.reembed
         )
         self._changing = False
-        self.progress.start(len(todo) + len(gone))
         try:
             for entry in gone:
                 self._mark_changing(collection)
@@ -242,6 +252,7 @@ class Ingestor:
         for path, entry in todo:
             prepared = self._prepare(path, None if self.options.reembed else entry)
             result, pending = prepared.result, prepared.pending
+            self.progress.file_done(result.path, result.status, prepared.size)
             if pending is not None:
                 original = self._duplicate_of(pending)
                 if original is not None:
@@ -269,8 +280,11 @@ class Ingestor:
         """Read, parse and chunk one file. No side effects, so it runs in the loader thread."""
         key = source_key(path)
         result = FileResult(key, "added" if entry is None else "updated")
+        self.progress.reading(key)
+        size = 0
         try:
             st = path.stat()
+            size = st.st_size
             if self.options.max_file_bytes is not None and st.st_size > self.options.max_file_bytes:
                 limit = self.options.max_file_bytes / 2**20
                 raise _Skip(
@@ -285,11 +299,11 @@ class Ingestor:
                     key, digest, st.st_size, st.st_mtime_ns, entry.config, entry.chunks, entry.ingested_at
                 )
                 result.status, result.chunks = "unchanged", entry.chunks
-                return _Prepared(result, touched=touched)
+                return _Prepared(result, touched=touched, size=size)
             chunks = self._chunks(path, key, result)
         except _Skip as exc:
             result.status, result.reason = "skipped", str(exc)
-            return _Prepared(result)
+            return _Prepared(result, size=size)
         except InputError as exc:
             reason = str(exc)
         except PermissionError:
@@ -304,9 +318,9 @@ class Ingestor:
             entry_out = FileEntry(
                 key, digest, st.st_size, st.st_mtime_ns, self.config_key, len(chunks), now_iso()
             )
-            return _Prepared(result, pending=_Pending(result, chunks, entry_out))
+            return _Prepared(result, pending=_Pending(result, chunks, entry_out), size=size)
         result.status, result.reason = "failed", reason
-        return _Prepared(result)
+        return _Prepared(result, size=size)
 
     def _apply(self, prepared: _Prepared, report: IngestReport) -> _Pending | None:
         """Record what the loader thread found; return the file's chunks if they need writing."""
@@ -314,13 +328,17 @@ class Ingestor:
         if pending is not None:
             original = self._duplicate_of(pending)
             if original is None:
+                # Reported as read now, not when its group is written: the file count moves steadily.
+                self.progress.file_done(
+                    pending.result.path, pending.result.status, prepared.size, len(pending.chunks)
+                )
                 return pending
             prepared.result.status, prepared.result.reason = "skipped", f"same content as {original}"
         if prepared.touched is not None:
             self.manifest.put(self.options.collection, prepared.touched)
         # A failed file's previous chunks and manifest row stay as they were.
         report.results.append(prepared.result)
-        self.progress.file_done(prepared.result.path, prepared.result.status)
+        self.progress.file_done(prepared.result.path, prepared.result.status, prepared.size)
         return None
 
     def _prepared_in_background(self, todo: list[tuple[Path, FileEntry | None]]) -> Iterator[_Prepared]:
@@ -347,7 +365,10 @@ class Ingestor:
     def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
         loader = loader_for(path)
         assert loader is not None
-        doc = loader(path, LoadOptions(password=self.options.password))
+        options = LoadOptions(
+            password=self.options.password, on_progress=lambda detail: self.progress.reading(key, detail)
+        )
+        doc = loader(path, options)
         folder_meta, sidecar_meta, _ = external_metadata(path)
         doc.meta = {**folder_meta, **doc.meta, **sidecar_meta}
         result.warnings.extend(doc.warnings)
@@ -385,6 +406,7 @@ class Ingestor:
                 collection.upsert(new, vectors[[row[c.id] for c in new]])
             if kept:
                 collection.update_metadata(kept)
+                self.progress.embedded(len(kept))  # reused vectors: done without embedding
             stale = existing[key] - {c.id for c in p.chunks}
             if stale:
                 collection.delete(sorted(stale))
@@ -392,7 +414,6 @@ class Ingestor:
             p.result.chunks = len(p.chunks)
             report.chunks_reused += len(kept)
             report.results.append(p.result)
-            self.progress.file_done(key, p.result.status)
 
     def _embed(self, chunks: list[Chunk], report: IngestReport) -> np.ndarray:
         if not chunks:

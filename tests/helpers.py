@@ -9,7 +9,7 @@ from core.embedder import make_embedder
 from core.store import ChromaStore
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
-from ingest.pipeline import IngestOptions, Ingestor, IngestReport
+from ingest.pipeline import IngestOptions, Ingestor, IngestReport, Progress
 from rag import wiring
 from rag.answer import AskOptions
 from rag.config import Settings
@@ -34,12 +34,34 @@ class Env:
     def lexical_dir(self, collection: str = "test") -> Path:
         return self.base / "lexical" / collection
 
-    def ingest(self, root: Path, **changes: object) -> IngestReport:
+    def ingest(self, root: Path, progress: Progress | None = None, **changes: object) -> IngestReport:
         options = replace(self.options, **changes)  # type: ignore[arg-type]
         return Ingestor(
-            self.store, self.manifest, self.embedder, self.lexical_dir(options.collection), options
+            self.store, self.manifest, self.embedder, self.lexical_dir(options.collection), options, progress
         ).run(root)
 
     def snapshot(self, collection: str = "test") -> dict[str, tuple[str, str]]:
         col = self.store.open(collection)
         return {i: (t, str(m.get("source"))) for i, t, m in col.iter_records()}
+
+
+class RecordingProgress:
+    """Every progress event of a run, in order, as tuples."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.events.append(("start", files, total_bytes))
+
+    def reading(self, path: str, detail: str = "") -> None:
+        self.events.append(("reading", path, detail))
+
+    def file_done(self, path: str, status: str, size: int = 0, chunks: int = 0) -> None:
+        self.events.append(("done", path, status, size, chunks))
+
+    def embedded(self, chunks: int) -> None:
+        self.events.append(("embedded", chunks))
+
+    def of(self, kind: str) -> list[tuple[object, ...]]:
+        return [e for e in self.events if e[0] == kind]

@@ -11,10 +11,10 @@ from ingest.loaders import LoadOptions, loader_for
 from tests.conftest import CORPUS, shared
 
 
-def load(path: Path, **opts: str) -> Document:
+def load(path: Path, password: str | None = None) -> Document:
     loader = loader_for(path)
     assert loader is not None, path
-    return loader(path, LoadOptions(**opts))
+    return loader(path, LoadOptions(password=password))
 
 
 def test_srt_keeps_cue_times() -> None:

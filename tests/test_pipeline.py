@@ -15,7 +15,7 @@ from core.errors import EmbedderMismatch, InputError, StoreError
 from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
 from ingest.pipeline import Ingestor
-from tests.helpers import Env
+from tests.helpers import Env, RecordingProgress
 
 
 @pytest.fixture()
@@ -197,7 +197,7 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from tests.helpers import Env
+from tests.helpers import Env, RecordingProgress
 from core.embedder import make_embedder
 env = Env(Path({state!r}))
 env.embedder = make_embedder("hash", "64", delay={delay})
@@ -245,7 +245,7 @@ INTERRUPT_SCRIPT = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from tests.helpers import Env
+from tests.helpers import Env, RecordingProgress
 from ingest.pipeline import Ingestor
 slow = Ingestor._prepare
 def _prepare(self, *args):
@@ -367,3 +367,44 @@ def test_server_lease_is_renewed_while_the_ingest_runs() -> None:
     assert leases.holder("docs") is None  # released on exit
     with ServerLease(leases, "docs", ttl_s=0.3, settle_s=0.0):  # type: ignore[arg-type]
         pass
+
+
+def test_progress_names_the_file_being_read_and_counts_files_as_they_are_read(
+    env: Env, corpus_copy: Path
+) -> None:
+    progress = RecordingProgress()
+    report = env.ingest(corpus_copy, progress)
+    (start,) = progress.of("start")
+    files = sorted(corpus_copy.rglob("*"))
+    assert start[1] == 9 and start[2] == sum(f.stat().st_size for f in files if report_has(report, f))
+    done = progress.of("done")
+    assert len(done) == 9 and sum(int(str(e[3])) for e in done) == start[2]
+    # Each file is named while it is read, before its outcome.
+    for e in done:
+        assert progress.events.index(("reading", e[1], "")) < progress.events.index(e)
+    # All nine fit in one embedding group: every file is counted before that group is written,
+    # so the file count does not sit at 0 until the write and then jump.
+    first_embed = next(i for i, e in enumerate(progress.events) if e[0] == "embedded")
+    assert all(progress.events.index(e) < first_embed for e in done)
+    queued = sum(int(str(e[4])) for e in done)
+    assert queued == sum(int(str(e[1])) for e in progress.of("embedded")) == report.collection_chunks
+
+
+def test_progress_total_estimate() -> None:
+    from rag.ui.ingest import estimated_total
+
+    assert estimated_total(0, 0, 1000) is None
+    assert estimated_total(40, 250, 1000) == 160  # a quarter read: four times the chunks
+    assert estimated_total(40, 1000, 1000) == 40
+    assert estimated_total(0, 1000, 1000) == 0  # nothing to embed (all unchanged)
+
+
+def test_dry_run_reports_progress_too(env: Env, corpus_copy: Path) -> None:
+    progress = RecordingProgress()
+    plan = env.ingest(corpus_copy, progress, dry_run=True)
+    assert len(progress.of("done")) == 9 and not progress.of("embedded")
+    assert plan.seconds > 0
+
+
+def report_has(report: object, path: Path) -> bool:
+    return any(r.path == path.resolve().as_posix() for r in report.results)  # type: ignore[attr-defined]

@@ -18,6 +18,8 @@ _BINARY_SNIFF = 8192
 @dataclass(frozen=True)
 class LoadOptions:
     password: str | None = None
+    # A slow loader (transcription) reports where it is, e.g. "12:30 / 58:00 audio".
+    on_progress: Callable[[str], None] | None = None
 
 
 Loader = Callable[[Path, LoadOptions], Document]

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +23,20 @@ from ingest.status import CollectionRow, DocumentRow
 from rag.ui.render import markup_safe
 
 
+def estimated_total(queued: int, bytes_read: int, total_bytes: int) -> int | None:
+    """Chunks the whole run will embed, extrapolated from the bytes read so far (files are read
+    ahead of embedding, so this settles early); None until something has been read."""
+    if bytes_read <= 0 or queued <= 0:
+        return None if bytes_read < total_bytes else queued
+    if bytes_read >= total_bytes:
+        return queued
+    return max(queued, round(queued * total_bytes / bytes_read))
+
+
 class RichProgress:
+    """Two bars: files read (with the file being read now and, for media, its position) and
+    chunks embedded (with a total estimated from bytes read, hence a rate and an ETA)."""
+
     def __init__(self, console: Console) -> None:
         self._bar = Progress(
             TextColumn("[bold]{task.description}"),
@@ -35,8 +49,11 @@ class RichProgress:
             console=console,
             transient=True,
         )
-        self._files = self._bar.add_task("files", total=0, rate="", current="")
+        self._files = self._bar.add_task("files read", total=0, rate="", current="")
         self._chunks = self._bar.add_task("chunks embedded", total=None, rate="", current="")
+        self._total_bytes = 0
+        self._bytes_read = 0
+        self._queued = 0
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
@@ -45,12 +62,22 @@ class RichProgress:
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
 
-    def start(self, files: int) -> None:
+    def start(self, files: int, total_bytes: int) -> None:
+        self._total_bytes = total_bytes
         self._bar.update(self._files, total=files)
 
-    def file_done(self, path: str, status: str) -> None:
+    def reading(self, path: str, detail: str = "") -> None:
         # Escaped: a file name is user data, not Rich markup.
-        self._bar.update(self._files, advance=1, current=escape_name(path))
+        shown = escape_name(path) + (f"  {escape(detail)}" if detail else "")
+        self._bar.update(self._files, current=shown)
+
+    def file_done(self, path: str, status: str, size: int = 0, chunks: int = 0) -> None:
+        self._bytes_read += size
+        self._queued += chunks
+        self._bar.update(self._files, advance=1)
+        total = estimated_total(self._queued, self._bytes_read, self._total_bytes)
+        if total is not None:
+            self._bar.update(self._chunks, total=total)
 
     def embedded(self, chunks: int) -> None:
         self._bar.advance(self._chunks, chunks)
@@ -121,7 +148,5 @@ def collections_table(location: str, cols: Sequence[CollectionRow]) -> Table:
 
 
 def escape_name(path: str) -> str:
-    from rich.markup import escape
-
     name = "".join(ch for ch in os.path.basename(path) if ch.isprintable())
     return escape(name[:60])
