@@ -11,6 +11,14 @@ class InputError(RagError):
     """A file or argument that cannot be used as given."""
 
 
+class SkipFile(InputError):
+    """A file left out on purpose (empty, over the size limit, its transcript indexed instead)."""
+
+
+class Cancelled(RagError):
+    """The run was interrupted; work in progress is dropped, not recorded."""
+
+
 class StoreError(RagError):
     """The vector store is missing, unreachable or inconsistent with the request."""
 

@@ -97,25 +97,31 @@ class Chunk:
     def source_name(self) -> str:
         return self.source.rsplit("/", 1)[-1]
 
-    def narrowed_to(self, offset: int) -> Chunk:
-        """This chunk with its times and pages narrowed to the unit holding character `offset`
-        of its text (unchanged when it records no spans or the offset is unknown)."""
+    def narrowed_to(self, offset: int, end: int | None = None) -> Chunk:
+        """This chunk with its times and pages narrowed to the units that characters
+        offset..end of its text fall in (a quote may run over several cues of a transcript);
+        unchanged when it records no spans or the offset is unknown."""
         if not self.spans or offset < 0:
             return self
-        place = None
+        last = max(offset, (end if end is not None else offset + 1) - 1)
+        places: list[tuple[float | None, float | None, int | None]] = []
         for start, start_s, end_s, page in json.loads(self.spans):
-            if start > offset:
+            if start > last:
                 break
-            place = (start_s, end_s, page)
-        if place is None:
+            if start <= offset:
+                places = []  # a unit that starts after this one holds `offset` instead
+            places.append((start_s, end_s, page))
+        if not places:
             return self
-        start_s, end_s, page = place
+        starts = [p[0] for p in places if p[0] is not None]
+        ends = [p[1] for p in places if p[1] is not None]
+        pages = [p[2] for p in places if p[2] is not None]
         return replace(
             self,
-            start_s=start_s if start_s is not None else self.start_s,
-            end_s=end_s if end_s is not None else self.end_s,
-            page_start=page if page is not None else self.page_start,
-            page_end=page if page is not None else self.page_end,
+            start_s=min(starts) if starts else self.start_s,
+            end_s=max(ends) if ends else self.end_s,
+            page_start=min(pages) if pages else self.page_start,
+            page_end=max(pages) if pages else self.page_end,
         )
 
     def to_metadata(self) -> dict[str, StoreValue]:

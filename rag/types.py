@@ -62,6 +62,7 @@ class Citation:
     support: float  # similarity between the cited answer sentences and this passage
     text: str  # the whole passage the generator saw
     quote: str = ""  # the passage sentence that supports the answer; label and times point at it
+    link: str = ""  # plays the talk at the cited time (its url or recording + a time), when it has one
 
 
 @dataclass

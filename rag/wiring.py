@@ -18,10 +18,12 @@ from core.registry import Registry
 from core.store import ChromaStore, VectorCollection, check_collection_name
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest, ManifestStore
+from ingest.transcribe import TRANSCRIBERS
 from rag.config import Settings
 from rag.models import Resolution, describe, resolve
 
 if TYPE_CHECKING:
+    from ingest.media import MediaTranscripts
     from rag.answer import AskOptions, Assistant
     from rag.generate import Generator
     from rag.memory import Memory
@@ -123,7 +125,21 @@ def model_rows(s: Settings) -> list[Resolution]:
     if s.reranker:
         rows.append(describe_backend(RERANKERS, s.reranker_backend, s.reranker, s))
     rows.append(describe_backend(GENERATORS, s.generator_backend, s.generator, s))
+    rows.append(describe_backend(TRANSCRIBERS, s.transcriber_backend, s.transcriber, s))
     return rows
+
+
+def transcripts(s: Settings) -> MediaTranscripts:
+    """Transcripts of audio and video, cached beside the store; the model loads on first need."""
+    from ingest.media import MediaTranscripts
+
+    key = f"{s.transcriber_backend}:{s.transcriber}"
+    TRANSCRIBERS.entry(s.transcriber_backend)  # an unknown backend is named now, not mid-ingest
+    return MediaTranscripts(
+        state_dir(s) / "transcripts",
+        key,
+        lambda: build(TRANSCRIBERS, s.transcriber_backend, s.transcriber, s, name=key),
+    )
 
 
 def embedder_for_ingest(s: Settings) -> Embedder:

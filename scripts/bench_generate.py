@@ -80,7 +80,8 @@ def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
             "llama-cpp-python is not installed (pip install llama-cpp-python builds it); skipping", flush=True
         )
         return {"skipped": "llama-cpp-python not installed"}
-    from rag.models import BUNDLED, assemble, gguf_parts
+    from rag.assemble import assemble
+    from rag.models import BUNDLED, gguf_parts
 
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,6 +25,8 @@ def rag_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RAG_RERANKER", "identity")
     monkeypatch.setenv("RAG_EMBEDDER_BACKEND", "hash")
     monkeypatch.setenv("RAG_EMBEDDER", "64")
+    monkeypatch.setenv("RAG_TRANSCRIBER_BACKEND", "scripted")
+    monkeypatch.setenv("RAG_TRANSCRIBER", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
 

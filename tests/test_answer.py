@@ -532,6 +532,25 @@ def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> No
     assert (cits[0].page_start, cits[0].page_end) == (2, 2) and cits[0].label == "n.pdf p. 2"
 
 
+def test_a_quote_over_two_cues_cites_both(tmp_path: Path) -> None:
+    """Machine transcripts cut sentences mid-way: the cited time must hold the whole quote."""
+    spoken = replace(
+        chunk(
+            0,
+            "Para fijar una molécula de dióxido de carbono hacen falta ocho fotones. Y luego más.",
+            source="/d/clase.mp3",
+        ),
+        start_s=0.0,
+        end_s=20.0,
+        spans="[[0, 0.0, 6.9, null], [45, 6.9, 13.7, null], [72, 13.7, 20.0, null]]",
+    )
+    _, cits, _ = attribute(
+        "Hacen falta ocho fotones [1].", [Passage(1, Hit(spoken), [spoken], spoken.text)], embed
+    )
+    assert (cits[0].start_s, cits[0].end_s) == (0.0, 13.7)
+    assert cits[0].quote.startswith("Para fijar") and cits[0].quote.endswith("ocho fotones.")
+
+
 def test_an_audit_finds_what_verification_would_replace() -> None:
     from rag.citations import audit
     from rag.types import Answer

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from rag import models
+from rag.assemble import assemble
 from rag.errors import ChecksumError, ModelMissing
-from rag.models import BUNDLED, Bundled, assemble, describe, resolve
+from rag.models import BUNDLED, Bundled, describe, resolve
 
 
 def test_bundled_embedder_resolves_to_package_folder(tmp_path: Path) -> None:

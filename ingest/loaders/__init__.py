@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.loaders import docx, html, pdf, subtitles, text, whisper  # noqa: F401  (registration)
+from ingest.loaders import docx, html, media, pdf, subtitles, text, whisper  # noqa: F401  (registration)
 from ingest.loaders.base import LOADERS, Loader, LoadOptions
 
 __all__ = ["LoadOptions", "Loader", "loader_for", "supported_suffixes"]

@@ -6,10 +6,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import InputError
 from core.registry import Registry
 from core.types import Document
+
+if TYPE_CHECKING:
+    from ingest.media import MediaTranscripts
 
 # Two bytes that real text files essentially never contain; used to refuse binaries renamed .txt.
 _BINARY_SNIFF = 8192
@@ -20,6 +24,9 @@ class LoadOptions:
     password: str | None = None
     # A slow loader (transcription) reports where it is, e.g. "12:30 / 58:00 audio".
     on_progress: Callable[[str], None] | None = None
+    transcripts: MediaTranscripts | None = None  # audio and video need one
+    sha256: str | None = None  # of the file, when the caller has it (keys the transcript cache)
+    plan_only: bool = False  # a dry run: check the file, do nothing slow (no transcription)
 
 
 Loader = Callable[[Path, LoadOptions], Document]

@@ -20,11 +20,12 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 from rag.models import Resolution
-from rag.types import Answer
+from rag.types import Answer, Citation
 
 # Whole terminal escape sequences first (OSC 8 hyperlinks, titles, CSI colours), so no payload such
 # as a hidden URL is left behind; then any other control character.
@@ -80,13 +81,23 @@ def sources_table(answer: Answer) -> Table:
     if answer.citations:
         for c in answer.citations:
             quote = c.quote if len(c.quote) <= 240 else c.quote[:239] + "…"
-            table.add_row(str(c.number), safe(c.label), safe(f"«{quote}»" if quote else ""), f"{c.score:.2f}")
+            table.add_row(str(c.number), where(c), safe(f"«{quote}»" if quote else ""), f"{c.score:.2f}")
     else:
         from rag.context import label
 
         for i, hit in enumerate(answer.hits[:5], start=1):
             table.add_row(f"({i})", safe(label([hit.chunk])), "", f"{hit.score:.2f}")
     return table
+
+
+def where(c: Citation) -> Text:
+    """The citation's label; with a link, a "▶ play" a terminal opens at the cited time."""
+    text = safe(c.label)
+    link = strip_controls(c.link)
+    if link:
+        text.append("  ")
+        text.append("▶ play", style=Style(link=link, color="cyan"))
+    return text
 
 
 def stats_line(answer: Answer) -> str:

@@ -1,0 +1,41 @@
+"""Audio and video: transcribed (or read from the transcript cache), then loaded like subtitles,
+one unit per segment with its times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import InputError, SkipFile
+from core.types import Document, MetaValue, Unit
+from ingest.loaders.base import LoadOptions, register
+from ingest.manifest import sha256_file
+from ingest.media import MEDIA_SUFFIXES, clock, language_hint, transcript_beside
+
+
+@register(*MEDIA_SUFFIXES)
+def load_media(path: Path, options: LoadOptions) -> Document:
+    beside = transcript_beside(path)
+    if beside is not None:
+        raise SkipFile(f"its transcript {beside.name} is indexed instead")
+    if options.transcripts is None:
+        raise InputError("audio and video need a transcriber (setting transcriber)")
+    language = language_hint(path)
+    digest = options.sha256 or sha256_file(path)
+    meta: dict[str, MetaValue] = {"url": path.resolve().as_uri()}
+    found = options.transcripts.cached(digest, language)
+    if found is None and options.plan_only:
+        seconds = options.transcripts.probe(path)
+        note = f"{clock(seconds)} of audio to transcribe"
+        return Document(str(path), "transcript", [Unit(f"({note})", 0, len(note) + 2)], meta, [note])
+    report = options.on_progress or (lambda _: None)
+    transcript = found or options.transcripts.get(path, digest, language, report)
+    if not transcript.segments:
+        raise InputError(f"no speech found in {clock(transcript.duration)} of audio")
+    units = []
+    offset = 0
+    for seg in transcript.segments:
+        units.append(Unit(seg.text, offset, offset + len(seg.text), start_s=seg.start, end_s=seg.end))
+        offset += len(seg.text) + 1
+    meta["language"] = transcript.language
+    meta["transcribed_by"] = transcript.model
+    return Document(str(path), "transcript", units, meta)
