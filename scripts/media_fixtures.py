@@ -28,6 +28,29 @@ def speak(text: str, language: str, out: Path, words_per_minute: int = 150) -> P
     return out
 
 
+def speak_talk(
+    sentences: list[str], language: str, out: Path, pause_s: float = 0.4
+) -> list[tuple[float, float]]:
+    """A .wav of the sentences read one after another; returns when each is spoken (seconds), so
+    a test knows where a planted fact is."""
+    import wave
+
+    pieces, spans, t, rate = [], [], 0.0, 22050
+    for i, sentence in enumerate(sentences):
+        part = speak(sentence, language, out.with_name(f".{out.stem}-{i}.wav"))
+        samples, rate = _audio_frames(part)
+        part.unlink()
+        spans.append((round(t, 2), round(t + len(samples) / rate, 2)))
+        pieces += [samples, np.zeros(int(pause_s * rate), dtype=np.int16)]
+        t += len(samples) / rate + pause_s
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.concatenate(pieces).astype(np.int16).tobytes())
+    return spans
+
+
 def _audio_frames(wav: Path) -> tuple[np.ndarray, int]:
     import av
 

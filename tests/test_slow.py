@@ -27,6 +27,8 @@ def real(monkeypatch: pytest.MonkeyPatch, rag_home: Path) -> Path:
         "RAG_GENERATOR_BACKEND",
         "RAG_RERANKER",
         "RAG_RERANKER_BACKEND",
+        "RAG_TRANSCRIBER",
+        "RAG_TRANSCRIBER_BACKEND",
     ):
         monkeypatch.delenv(var, raising=False)
     rag_home.mkdir(parents=True, exist_ok=True)
