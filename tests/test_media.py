@@ -300,3 +300,38 @@ def test_interrupted_transcription_leaves_nothing_half_done(tmp_path: Path, sig:
     )
     clean.ingest(docs)
     assert env.snapshot() == clean.snapshot()
+
+
+def test_answers_link_to_the_recording_at_the_cited_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
+    monkeypatch.setenv("COLUMNS", "200")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    talk = recording(
+        docs / "clase.mp4", [*TALK_ES, *((30.0 + i, 31.0 + i, f"Relleno {i}.") for i in range(40))]
+    )
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    question = "¿Cuántos fotones hacen falta para fijar una molécula de dióxido de carbono?"
+    data = __import__("json").loads(runner.invoke(app, ["ask", question, "--json"]).stdout)
+    cit = data["citations"][0]
+    assert cit["link"] == f"{talk.resolve().as_uri()}#t={int(cit['start_s'])}", cit
+    shown = runner.invoke(app, ["ask", question]).output
+    assert "▶ play" in shown
+    chat = runner.invoke(app, ["chat", "--session", "m"], input=f"{question}\n/show 1\n/exit\n").output
+    assert f"▶ {talk.resolve().as_uri()}#t=" in chat
+
+
+def test_progress_shows_the_audio_position(tmp_path: Path, counting: Counting) -> None:
+    from tests.helpers import RecordingProgress
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    recording(docs / "clase.mp3", TALK_ES)
+    env = media_env(tmp_path, counting)
+    progress = RecordingProgress()
+    env.ingest(docs, progress)
+    details = [str(e[2]) for e in progress.of("reading") if e[2]]
+    assert details[0].startswith("0:06 / 0:30 audio") and details[-1].startswith("0:21 / 0:30 audio")
+    assert "left" in details[0]

@@ -123,6 +123,8 @@ class ChatSession:
         match = next((cit for cit in self.last.citations if cit.number == n), None)
         if match is not None:
             c.print(Panel(safe(match.text), title=safe(f"[{n}] {match.label}")))
+            if match.link:  # printed in full: the one place a user can copy it from
+                c.print(safe(f"▶ {match.link}", "cyan"))
             return
         if not self.last.citations and 1 <= n <= len(self.last.hits):
             from rag.context import label
