@@ -23,7 +23,7 @@ import numpy as np
 from core.text import tokenize
 from core.types import Chunk
 from rag.context import label, play_link
-from rag.facts import check
+from rag.facts import check, shared_numbers
 from rag.types import Answer, Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
@@ -201,10 +201,14 @@ def attribute(
 
 
 def _best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
-    """The passage sentence that best supports `claim`."""
+    """The passage sentence that best supports `claim`: among those that state the most of the
+    claim's numbers, the most similar. Similarity alone picks a wrong sentence across languages
+    (an English claim, a Spanish passage), and the evidence must hold the number it vouches for."""
     candidates = sentences_of(passage.text) or [passage.text]
     scores = support_matrix([claim], candidates, embed)[0]
-    return candidates[int(np.argmax(scores))]
+    shared = [shared_numbers(claim, c) for c in candidates]
+    best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
+    return candidates[best]
 
 
 def _render(sents: list[_Sentence]) -> str:

@@ -62,6 +62,12 @@ def _all_values(text: str) -> set[float]:
     return values | {float(_UNITS[w]) for w in _WORD.findall(fold(text)) if w in _UNITS}
 
 
+def shared_numbers(claim: str, text: str) -> int:
+    """How many of the numbers `claim` states occur (by value) in `text`."""
+    values = _all_values(text)
+    return sum(1 for token, vals in numbers(_MARK.sub(" ", claim)).items() if vals & values)
+
+
 def names(text: str) -> set[str]:
     out = set()
     for m in _NAME.finditer(text):

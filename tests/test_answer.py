@@ -551,6 +551,23 @@ def test_a_quote_over_two_cues_cites_both(tmp_path: Path) -> None:
     assert cits[0].quote.startswith("Para fijar") and cits[0].quote.endswith("ocho fotones.")
 
 
+def test_evidence_is_the_sentence_that_holds_the_number_even_across_languages() -> None:
+    """An English answer over a Spanish passage: the quote shown as evidence must be the sentence
+    with the cited number, not one that merely shares words (or nothing) with the claim."""
+    text = (
+        "En los artículos en inglés se habla del theoretical limit for a single-junction silicon solar cell. "
+        "Ese límite es de aproximadamente un 33 %. "
+        "Los paneles comerciales rondan el veinte por ciento."
+    )
+    solar = chunk(0, text, source="/d/energia.md")
+    _, cits, _ = attribute(
+        "The theoretical limit for a single-junction silicon solar cell is about 33% [1].",
+        [Passage(1, Hit(solar), [solar], solar.text)],
+        embed,
+    )
+    assert "33 %" in cits[0].quote, cits[0].quote
+
+
 def test_an_audit_finds_what_verification_would_replace() -> None:
     from rag.citations import audit
     from rag.types import Answer
