@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingest.pipeline import IngestOptions, Ingestor
+from ingest.pipeline import STATUSES, IngestOptions, Ingestor
 from rag import wiring
 from rag.cli import quiet_libraries
 from rag.config import load_settings
@@ -91,19 +91,18 @@ def transcribe_alone(home: Path, media: Path) -> dict[str, Any]:
     return result
 
 
-def ingest_once(home: Path, docs: Path, **changes: Any) -> tuple[float, dict[str, int]]:
-    s = load_settings(home=home, collection="bench")
+def ingest_once(home: Path, docs: Path, collection: str = "bench") -> tuple[float, dict[str, Any]]:
+    s = load_settings(home=home, collection=collection)
     embedder = wiring.embedder_for_ingest(s)
     options = IngestOptions(
-        collection="bench",
-        chunk=wiring.chunk_config(s, embedder),
-        transcripts=wiring.transcripts(s),
-        **changes,
+        collection=collection, chunk=wiring.chunk_config(s, embedder), transcripts=wiring.transcripts(s)
     )
     t0 = time.perf_counter()
     with wiring.ingest_session(s) as (store, manifest):
-        report = Ingestor(store, manifest, embedder, wiring.lexical_dir(s, "bench"), options).run(docs)
-    return time.perf_counter() - t0, report.to_dict()["summary"]  # type: ignore[return-value]
+        report = Ingestor(store, manifest, embedder, wiring.lexical_dir(s, collection), options).run(docs)
+    seconds = time.perf_counter() - t0
+    summary = {status: report.count(status) for status in STATUSES if report.count(status)}
+    return seconds, {**summary, "chunks_embedded": report.chunks_embedded}
 
 
 def main() -> None:
@@ -125,8 +124,8 @@ def main() -> None:
             row["real_time_factor"] = round(row["transcribe_s"] / audio_s[lang], 3)
         first_s, first = ingest_once(work, docs)
         unchanged_s, unchanged = ingest_once(work, docs)
-        # Everything rebuilt from scratch except the transcripts: their cache is keyed by content.
-        rebuilt_s, rebuilt = ingest_once(work, docs, reembed=True)
+        # A new collection: every chunk embedded again, but the transcripts come from their cache.
+        rebuilt_s, rebuilt = ingest_once(work, docs, collection="bench-new")
         result = {
             "machine": {"platform": platform.platform(), "python": platform.python_version()},
             "minutes_per_lecture": args.minutes,
@@ -137,9 +136,9 @@ def main() -> None:
                 "unchanged_s": round(unchanged_s, 3),
                 "unchanged": unchanged,
                 "unchanged_speedup": round(first_s / unchanged_s, 1),
-                "reembed_cached_transcripts_s": round(rebuilt_s, 2),
-                "reembed": rebuilt,
-                "reembed_speedup": round(first_s / rebuilt_s, 1),
+                "new_collection_cached_transcripts_s": round(rebuilt_s, 2),
+                "new_collection": rebuilt,
+                "new_collection_speedup": round(first_s / rebuilt_s, 1),
             },
             "targets": {"unchanged_speedup_at_least": 100},
         }
