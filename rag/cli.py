@@ -20,6 +20,7 @@ from rag import __version__
 if TYPE_CHECKING:
     from ingest.media import MediaTranscripts
     from ingest.pipeline import IngestReport
+    from rag.types import Answer
 
 app = typer.Typer(
     name="rag",
@@ -400,8 +401,8 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one question from your documents, with citations."""
-    from rag import wiring
     from rag.errors import InputError
+    from rag.serve.command import running_server
     from rag.ui.render import answer_json, sources_table, stats_line, stream_answer
 
     if not question.strip():
@@ -413,15 +414,36 @@ def ask(
         chroma_token=chroma_token,
         generator=generator,
     )
-    assistant = wiring.assistant(s, s.collection, rerank=rerank)
     filters = _filters(source, speaker, since, until, lang)
-    if as_json:
-        answer = assistant.ask(question, filters)
-        console.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
-        return
-    answer = stream_answer(
-        console, lambda on_token, stop: assistant.ask(question, filters, None, on_token, stop)
-    )
+    remote = running_server(s, generator)
+    if remote is not None:
+        body = {
+            "question": question,
+            "collection": s.collection,
+            "source": source,
+            "speaker": speaker,
+            "since": since,
+            "until": until,
+            "lang": lang,
+            "rerank": rerank,
+        }
+        if as_json:
+            console.print_json(
+                json.dumps(remote.post("/api/ask", body | {"stream": False}), ensure_ascii=False)
+            )
+            return
+        err.print(f"[dim]answering through rag serve at {remote.url}[/]", highlight=False)
+        run: Callable[[Any, Any], Answer] = lambda on_token, stop: remote.ask(body, on_token, stop)  # noqa: E731
+    else:
+        from rag import wiring
+
+        assistant = wiring.assistant(s, s.collection, rerank=rerank)
+        if as_json:
+            answer = assistant.ask(question, filters)
+            console.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
+            return
+        run = lambda on_token, stop: assistant.ask(question, filters, None, on_token, stop)  # noqa: E731
+    answer = stream_answer(console, run)
     console.print(sources_table(answer))
     err.print(stats_line(answer))
 
@@ -445,8 +467,9 @@ def chat(
     generator: GeneratorOpt = None,
 ) -> None:
     """Talk to your documents: follow-up questions, sources, saved sessions."""
-    from rag import wiring
-    from rag.ui.chat import ChatSession
+    from rag.memory import Session
+    from rag.serve.command import running_server
+    from rag.ui.chat import ChatSession, Conversation, LocalConversation, RemoteConversation
 
     s = _settings(
         collection=collection,
@@ -455,10 +478,65 @@ def chat(
         chroma_token=chroma_token,
         generator=generator,
     )
-    assistant, memory = wiring.chat(s, s.collection, session, rerank=rerank)
-    ChatSession(
-        assistant, memory, s.sessions_dir, console, _filters(source, speaker, since, until, lang)
-    ).run()
+    filters = _filters(source, speaker, since, until, lang)
+    remote = running_server(s, generator)
+    conversation: Conversation
+    if remote is not None:
+        err.print(f"[dim]answering through rag serve at {remote.url}[/]", highlight=False)
+        body: dict[str, object] = {
+            "collection": s.collection,
+            "source": source,
+            "speaker": speaker,
+            "since": since,
+            "until": until,
+            "lang": lang,
+            "rerank": rerank,
+        }
+        conversation = RemoteConversation(remote, Session.load(s.sessions_dir, session), s.sessions_dir, body)
+    else:
+        from rag import wiring
+
+        assistant, memory = wiring.chat(s, s.collection, session, rerank=rerank)
+        conversation = LocalConversation(assistant, memory, s.sessions_dir, filters)
+    ChatSession(conversation, console).run()
+
+
+@app.command()
+@friendly
+def serve(
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    chroma_token: TokenOpt = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="Port (default 8765; 0: any free port).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Require this bearer token; needed for any non-loopback --host.",
+            envvar="RAG_SERVE_TOKEN",
+        ),
+    ] = None,
+    preload: Annotated[
+        bool, typer.Option("--preload/--lazy", help="Load the models now, not on the first question.")
+    ] = True,
+) -> None:
+    """Keep the models loaded and answer over HTTP (streaming); `rag ask` and `rag chat` use it."""
+    from rag.serve.command import serve as run_server
+
+    s = _settings(
+        store=store,
+        chroma_url=chroma_url,
+        chroma_token=chroma_token,
+        serve_host=host,
+        serve_port=port,
+        serve_token=token,
+    )
+    run_server(s, err, preload=preload)
 
 
 @app.command("eval")

@@ -94,6 +94,19 @@ class Settings(BaseSettings):
         description="Allow hub downloads for model specs that are hub ids (HF_HUB_OFFLINE=1 always wins)",
     )
 
+    serve_host: str = Field(
+        "127.0.0.1", description="Address `rag serve` listens on; anything but loopback needs serve_token"
+    )
+    serve_port: int = Field(
+        8765, ge=0, le=65535, description="Port `rag serve` listens on (0: any free port)"
+    )
+    serve_token: str | None = Field(None, description="Bearer token `rag serve` requires of every client")
+    server_backend: str = Field("uvicorn", description="ASGI server registry entry for `rag serve`")
+    use_server: bool = Field(
+        True,
+        description="`rag ask` and `rag chat` answer through a running `rag serve` when one serves this store",
+    )
+
     rerank_threshold: float | None = Field(
         None,
         description="Abstention threshold on the best rerank score (unset: calibrated, rag/calibration.json)",

@@ -216,6 +216,8 @@ class ScriptedGenerator:
 
     def __init__(self, model: str = "", **_: Any) -> None:
         self.name = "scripted"
+        # A number as the model spec: seconds per token, so tests can stop a generation mid-way.
+        self.delay = float(model) if model.replace(".", "", 1).isdigit() else 0.0
         self.replies: list[str] = []
         self.prompts: list[list[Message]] = []
 
@@ -254,6 +256,8 @@ class ScriptedGenerator:
         for i, word in enumerate(words):
             if stop is not None and stop.is_set():
                 break
+            if self.delay:
+                time.sleep(self.delay)
             piece = word if i == 0 else " " + word
             out.append(piece)
             if on_token is not None:

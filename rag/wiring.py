@@ -62,14 +62,16 @@ def lexical_dir(s: Settings, collection: str) -> Path:
 
 
 @contextmanager
-def ingest_session(s: Settings) -> Iterator[tuple[ChromaStore, ManifestStore]]:
+def ingest_session(
+    s: Settings, store: ChromaStore | None = None
+) -> Iterator[tuple[ChromaStore, ManifestStore]]:
     """The store and manifest for writing `s.collection`, held exclusively: a file lock on this
     machine, plus the manifest's writer lease (inside the server for a Chroma server)."""
     from ingest.lock import CollectionLock
 
     check_collection_name(s.collection)
     with CollectionLock(state_dir(s) / "locks", s.collection):
-        store = open_store(s)
+        store = store or open_store(s)
         manifest = open_manifest(s, store)
         try:
             with manifest.writer_lease(s.collection):
@@ -169,9 +171,9 @@ def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
         raise InputError(str(exc)) from None
 
 
-def open_collection(s: Settings, name: str) -> VectorCollection:
+def open_collection(s: Settings, name: str, store: ChromaStore | None = None) -> VectorCollection:
     """An existing, non-empty collection to query."""
-    collection = open_store(s).open(name)  # checks the name and that it exists
+    collection = (store or open_store(s)).open(name)  # checks the name and that it exists
     if collection.count() == 0:
         raise StoreError(
             f"collection {name!r} is empty: run `rag ingest PATH --collection {name}` to add documents"
@@ -232,24 +234,62 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
 
 
 def assistant(
-    s: Settings, name: str, *, rerank: bool = True, generator: Callable[[], Generator] | None = None
+    s: Settings,
+    name: str,
+    *,
+    rerank: bool = True,
+    generator: Callable[[], Generator] | None = None,
+    resident: Resident | None = None,
 ) -> Assistant:
+    """An Assistant over collection `name`. With `resident` (rag serve), its models come from
+    there, loaded once for every collection and request."""
     from core.lexical import synced
     from rag.answer import Assistant
     from rag.retrieve import Retriever
 
-    collection = open_collection(s, name)
-    embedder = embedder_for_collection(s, collection)
+    collection = open_collection(s, name, resident.store if resident else None)
+    embedder = resident.embedder(collection) if resident else embedder_for_collection(s, collection)
     lexical = synced(collection, lexical_dir(s, name), save=_cache_when_idle(s, name))
-    chosen = reranker(s) if rerank else None
+    chosen = (resident.reranker() if resident else reranker(s)) if rerank else None
     options = ask_options(s, collection.embedder, chosen)
     return Assistant(
         Retriever(collection, embedder, lexical, dense_weight=s.dense_weight),
         chosen,
-        generator or generator_provider(s),
+        generator or (resident.generator if resident else generator_provider(s)),
         embedder.embed,
         options,
     )
+
+
+class Resident:
+    """Models kept loaded between requests: one generator and reranker, an embedder per name a
+    collection records. Each is built on first need, so a server that only searches never loads
+    the generator."""
+
+    def __init__(self, s: Settings) -> None:
+        self.s = s
+        # One client for every thread: Chroma clients created concurrently on one path fail.
+        self.store = open_store(s)
+        self.generator = generator_provider(s)
+        self._embedders: dict[str, Embedder] = {}
+        self._reranker: list[Reranker | None] = []
+
+    def embedder(self, collection: VectorCollection) -> Embedder:
+        if collection.embedder not in self._embedders:
+            self._embedders[collection.embedder] = embedder_for_collection(self.s, collection)
+        return self._embedders[collection.embedder]
+
+    def ingest_embedder(self) -> Embedder:
+        """The configured embedder, shared with the collections it filled."""
+        name = f"{self.s.embedder_backend}:{self.s.embedder}"
+        if name not in self._embedders:
+            self._embedders[name] = embedder_for_ingest(self.s)
+        return self._embedders[name]
+
+    def reranker(self) -> Reranker | None:
+        if not self._reranker:
+            self._reranker.append(reranker(self.s))
+        return self._reranker[0]
 
 
 def _cache_when_idle(s: Settings, name: str) -> Callable[[LexicalIndex], None]:

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rag.models import Resolution
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, Hit
 
 # Whole terminal escape sequences first (OSC 8 hyperlinks, titles, CSI colours), so no payload such
 # as a hidden URL is left behind; then any other control character.
@@ -115,33 +115,55 @@ def stats_line(answer: Answer) -> str:
     )
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
+def answer_json(answer: Answer, full_text: bool = False) -> dict[str, Any]:
+    """The answer as `--json` prints it; `full_text` keeps whole passages (the server's clients
+    show them with /show)."""
     return {
         "question": answer.question,
         "query": answer.query,
         "answer": answer.text,
         "abstained": answer.abstained,
         "abstain_reason": answer.abstain_reason,
+        "filters": answer.filters,
         "refused": answer.refused,
         "replaced_facts": answer.replaced_facts,
         "interrupted": answer.interrupted,
         "model": answer.model,
-        "citations": [asdict(c) | {"text": c.text[:600]} for c in answer.citations],
+        "citations": [asdict(c) | ({} if full_text else {"text": c.text[:600]}) for c in answer.citations],
         "tokens": {"input": answer.input_tokens, "output": answer.output_tokens},
         "timings": {k: round(v, 4) for k, v in answer.timings.items()},
-        "hits": [
-            {
-                "id": h.chunk.id,
-                "source": h.chunk.source,
-                "chunk_index": h.chunk.chunk_index,
-                "fused": h.fused,
-                "dense": h.dense_score,
-                "lexical": h.lexical_score,
-                "rerank": h.rerank_score,
-            }
-            for h in answer.hits
-        ],
+        "hits": [hit_json(h) for h in answer.hits],
     }
+
+
+def hit_json(hit: Hit, with_text: bool = False) -> dict[str, Any]:
+    """A retrieved chunk: where it is (enough to label and link it) and its scores."""
+    from rag.context import label, play_link
+
+    c = hit.chunk
+    out: dict[str, Any] = {
+        "id": c.id,
+        "source": c.source,
+        "chunk_index": c.chunk_index,
+        "label": label([c]),
+        "title": c.title,
+        "kind": c.kind,
+        "start_s": c.start_s,
+        "end_s": c.end_s,
+        "page_start": c.page_start,
+        "page_end": c.page_end,
+        "speakers": list(c.speakers),
+        "date": c.date,
+        "language": c.language,
+        "link": play_link(c.url, c.start_s),
+        "fused": hit.fused,
+        "dense": hit.dense_score,
+        "lexical": hit.lexical_score,
+        "rerank": hit.rerank_score,
+    }
+    if with_text:
+        out["text"] = c.text
+    return out
 
 
 _STATUS = {

@@ -1,0 +1,156 @@
+"""`rag ask` and `rag chat` through a running `rag serve`: found by its server file, checked alive,
+answers streamed back as server-sent events and rebuilt into the same Answer the CLI renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core.errors import RagError
+from core.types import Chunk
+from rag.generate import OnToken
+from rag.serve.runner import SERVER_FILE
+from rag.types import Answer, Citation, Hit
+
+
+class Remote:
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        import httpx
+
+        reply = httpx.post(self.url + path, json=body, headers=self._headers(), timeout=None)
+        return _checked(reply.status_code, reply.text)
+
+    def ask(
+        self, body: dict[str, Any], on_token: OnToken | None = None, stop: threading.Event | None = None
+    ) -> Answer:
+        """One answer, streamed: tokens to `on_token`; setting `stop` disconnects, which stops the
+        server's generation."""
+        import httpx
+
+        with (
+            httpx.Client(timeout=httpx.Timeout(10.0, read=None)) as client,
+            client.stream(
+                "POST", self.url + "/api/ask", json=body | {"stream": True}, headers=self._headers()
+            ) as reply,
+        ):
+            if reply.status_code != 200:
+                _checked(reply.status_code, reply.read().decode("utf-8", "replace"))
+            for name, data in _events(reply.iter_lines()):
+                if stop is not None and stop.is_set():
+                    break
+                if name == "token" and on_token is not None:
+                    on_token(str(data["text"]))
+                elif name == "answer":
+                    return answer_from_json(data)
+                elif name == "error":
+                    raise RagError(str(data["error"]))
+        answer = Answer(body["question"], body["question"], "", interrupted=True)
+        return answer
+
+
+def find(home: Path, store: str) -> Remote | None:
+    """The server announced in `home` if it serves this store and answers within half a second."""
+    try:
+        data = json.loads((home / SERVER_FILE).read_text(encoding="utf-8"))
+        pid, url = int(data["pid"]), str(data["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if data.get("store") != store or not _alive(pid):
+        return None
+    import httpx
+
+    try:
+        ok = httpx.get(url + "/api/health", timeout=0.5).json().get("server") == "rag"
+    except (httpx.HTTPError, ValueError):
+        return None
+    return Remote(url, data.get("token")) if ok else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _checked(status: int, text: str) -> Any:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {"error": text[:200]}
+    if status != 200:
+        reason = data.get("error") or data.get("detail") or f"HTTP {status}"
+        raise RagError(f"rag serve: {reason}")
+    return data
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    name, data = "message", ""
+    for line in lines:
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
+        elif not line and data:
+            yield name, json.loads(data)
+            name, data = "message", ""
+
+
+def answer_from_json(data: dict[str, Any]) -> Answer:
+    """The Answer `answer_json` described, for rendering on the client side."""
+    citations = [Citation(**c) for c in data.get("citations", [])]
+    hits = [
+        Hit(_chunk(h), fused=h.get("fused") or 0.0, dense_score=h.get("dense"), rerank_score=h.get("rerank"))
+        for h in data.get("hits", [])
+    ]
+    tokens = data.get("tokens", {})
+    return Answer(
+        question=data["question"],
+        query=data["query"],
+        text=data["answer"],
+        abstained=data["abstained"],
+        abstain_reason=data.get("abstain_reason", ""),
+        filters=data.get("filters", ""),
+        refused=data.get("refused", False),
+        citations=citations,
+        hits=hits,
+        input_tokens=tokens.get("input", 0),
+        output_tokens=tokens.get("output", 0),
+        timings=data.get("timings", {}),
+        model=data.get("model", ""),
+        replaced_facts=data.get("replaced_facts", []),
+        interrupted=data.get("interrupted", False),
+    )
+
+
+def _chunk(h: dict[str, Any]) -> Chunk:
+    return Chunk(
+        h["id"],
+        h.get("text", ""),
+        h["source"],
+        h["chunk_index"],
+        h.get("title", ""),
+        h.get("kind", ""),
+        "",
+        page_start=h.get("page_start"),
+        page_end=h.get("page_end"),
+        start_s=h.get("start_s"),
+        end_s=h.get("end_s"),
+        speakers=tuple(h.get("speakers", ())),
+        language=h.get("language"),
+        date=h.get("date"),
+    )
