@@ -643,6 +643,30 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?$")
 
 
+def show_status_lines() -> None:
+    """What `rag.*` loggers announce at INFO (slow first-time steps: pulling, converting,
+    quantizing, loading) is printed on stderr as it happens, with the time since start."""
+    import logging
+    import time
+
+    start = time.monotonic()
+
+    class ToConsole(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from rag.ui.render import markup_safe
+
+            err.print(
+                f"[dim]{time.monotonic() - start:5.1f}s  {markup_safe(record.getMessage())}[/]",
+                highlight=False,
+            )
+
+    log = logging.getLogger("rag")
+    log.setLevel(logging.INFO)
+    log.addHandler(ToConsole())
+    log.propagate = False
+
+
 def main() -> None:
     quiet_libraries()
+    show_status_lines()
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -83,6 +84,9 @@ class TransformersGenerator:
         self.precision = precision if quantize and device == "cpu" else "fp32"
         if self.precision not in PRECISIONS:
             raise ModelError(f"unknown generator precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        logging.getLogger("rag.generate").info(
+            "loading the generator %s (%s): seconds; `rag serve` keeps it loaded", self.name, self.precision
+        )
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model: Any = self._load_precision(model, cache_dir)
@@ -197,6 +201,9 @@ def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], An
             return torch.load(target, weights_only=False)
         except Exception:
             target.unlink(missing_ok=True)  # damaged: rebuilt below
+    logging.getLogger("rag.generate").info(
+        "quantizing the generator to int8 (once; under a minute), cached in %s", target.parent
+    )
     quantized = build()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8-", suffix=".pt")

