@@ -20,9 +20,12 @@ from tests.test_serve import Served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER), reason="chromium and chromium-driver are not installed (make install: apt-get)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real browser: seconds per test
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER), reason="chromium and chromium-driver are not installed (make install: apt-get)"
+    ),
+]
 SHOTS = Path(__file__).resolve().parents[1] / "bench-results" / "screenshots"
 runner = CliRunner()
 
