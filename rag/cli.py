@@ -414,9 +414,8 @@ def ask(
         chroma_token=chroma_token,
         generator=generator,
     )
-    filters = _filters(source, speaker, since, until, lang)
     remote = running_server(s, generator)
-    if remote is not None:
+    if remote is not None:  # the server checks the filters, and says what is wrong with one
         body = {
             "question": question,
             "collection": s.collection,
@@ -437,6 +436,7 @@ def ask(
     else:
         from rag import wiring
 
+        filters = _filters(source, speaker, since, until, lang)
         assistant = wiring.assistant(s, s.collection, rerank=rerank)
         if as_json:
             answer = assistant.ask(question, filters)

@@ -3,10 +3,13 @@ answers streamed back as server-sent events and rebuilt into the same Answer the
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +21,47 @@ from rag.types import Answer, Citation, Hit
 
 
 class Remote:
+    """A running server, spoken to with the standard library: `rag ask` through a server should
+    start fast, and an HTTP client library's imports cost more than the request."""
+
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
         self.token = token
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        parsed = urllib.parse.urlparse(self.url)
+        return http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=timeout)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None) -> Any:
+        conn = self._connection(timeout)
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            conn.request(
+                method, path, body=json.dumps(body).encode() if body is not None else None, headers=headers
+            )
+            return conn, conn.getresponse()
+        except OSError as exc:
+            conn.close()
+            raise RagError(f"rag serve at {self.url} is not answering: {exc}") from None
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        import httpx
-
-        reply = httpx.post(self.url + path, json=body, headers=self._headers(), timeout=None)
-        return _checked(reply.status_code, reply.text)
+        conn, reply = self._request("POST", path, body, None)
+        with closing(conn):
+            return _checked(reply.status, reply.read().decode("utf-8", "replace"))
 
     def ask(
         self, body: dict[str, Any], on_token: OnToken | None = None, stop: threading.Event | None = None
     ) -> Answer:
         """One answer, streamed: tokens to `on_token`; setting `stop` disconnects, which stops the
         server's generation."""
-        import httpx
-
-        with (
-            httpx.Client(timeout=httpx.Timeout(10.0, read=None)) as client,
-            client.stream(
-                "POST", self.url + "/api/ask", json=body | {"stream": True}, headers=self._headers()
-            ) as reply,
-        ):
-            if reply.status_code != 200:
-                _checked(reply.status_code, reply.read().decode("utf-8", "replace"))
-            for name, data in _events(reply.iter_lines()):
+        conn, reply = self._request("POST", "/api/ask", body | {"stream": True}, None)
+        with closing(conn):
+            if reply.status != 200:
+                _checked(reply.status, reply.read().decode("utf-8", "replace"))
+            lines = (raw.decode("utf-8").rstrip("\r\n") for raw in iter(reply.readline, b""))
+            for name, data in _events(lines):
                 if stop is not None and stop.is_set():
                     break
                 if name == "token" and on_token is not None:
@@ -55,8 +70,15 @@ class Remote:
                     return answer_from_json(data)
                 elif name == "error":
                     raise RagError(str(data["error"]))
-        answer = Answer(body["question"], body["question"], "", interrupted=True)
-        return answer
+        return Answer(body["question"], body["question"], "", interrupted=True)
+
+    def healthy(self) -> bool:
+        try:
+            conn, reply = self._request("GET", "/api/health", None, 0.5)
+            with closing(conn):
+                return bool(json.loads(reply.read()).get("server") == "rag")
+        except (RagError, OSError, ValueError):
+            return False
 
 
 def find(home: Path, store: str) -> Remote | None:
@@ -68,13 +90,8 @@ def find(home: Path, store: str) -> Remote | None:
         return None
     if data.get("store") != store or not _alive(pid):
         return None
-    import httpx
-
-    try:
-        ok = httpx.get(url + "/api/health", timeout=0.5).json().get("server") == "rag"
-    except (httpx.HTTPError, ValueError):
-        return None
-    return Remote(url, data.get("token")) if ok else None
+    remote = Remote(url, data.get("token"))
+    return remote if remote.healthy() else None
 
 
 def _alive(pid: int) -> bool:
