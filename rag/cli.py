@@ -354,6 +354,12 @@ def models_pull(
     )
 
 
+def _server_body(collection: str, rerank: bool, *filters: str | None) -> dict[str, object]:
+    """A question's options as `rag serve` takes them (source, speaker, since, until, lang)."""
+    names = ("source", "speaker", "since", "until", "lang")
+    return {"collection": collection, "rerank": rerank, **dict(zip(names, filters, strict=True))}
+
+
 def _filters(
     source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None
 ) -> Any:
@@ -416,16 +422,9 @@ def ask(
     )
     remote = running_server(s, generator)
     if remote is not None:  # the server checks the filters, and says what is wrong with one
-        body = {
-            "question": question,
-            "collection": s.collection,
-            "source": source,
-            "speaker": speaker,
-            "since": since,
-            "until": until,
-            "lang": lang,
-            "rerank": rerank,
-        }
+        body = {"question": question} | _server_body(
+            s.collection, rerank, source, speaker, since, until, lang
+        )
         if as_json:
             console.print_json(
                 json.dumps(remote.post("/api/ask", body | {"stream": False}), ensure_ascii=False)
@@ -483,15 +482,7 @@ def chat(
     conversation: Conversation
     if remote is not None:
         err.print(f"[dim]answering through rag serve at {remote.url}[/]", highlight=False)
-        body: dict[str, object] = {
-            "collection": s.collection,
-            "source": source,
-            "speaker": speaker,
-            "since": since,
-            "until": until,
-            "lang": lang,
-            "rerank": rerank,
-        }
+        body = _server_body(s.collection, rerank, source, speaker, since, until, lang)
         conversation = RemoteConversation(remote, Session.load(s.sessions_dir, session), s.sessions_dir, body)
     else:
         from rag import wiring
