@@ -23,7 +23,8 @@ DRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.slow,  # a real browser: seconds per test
     pytest.mark.skipif(
-        not (CHROMIUM and DRIVER), reason="chromium and chromium-driver are not installed (make install: apt-get)"
+        not (CHROMIUM and DRIVER),
+        reason="chromium and chromium-driver are not installed (make install: apt-get)",
     ),
 ]
 SHOTS = Path(__file__).resolve().parents[1] / "bench-results" / "screenshots"
