@@ -436,7 +436,7 @@ def ask(
         from rag import wiring
 
         filters = _filters(source, speaker, since, until, lang)
-        assistant = wiring.assistant(s, s.collection, rerank=rerank)
+        assistant = wiring.assistant(s, s.collection, rerank=rerank, generator=wiring.first_use(s))
         if as_json:
             answer = assistant.ask(question, filters)
             console.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
@@ -487,7 +487,9 @@ def chat(
     else:
         from rag import wiring
 
-        assistant, memory = wiring.chat(s, s.collection, session, rerank=rerank)
+        assistant, memory = wiring.chat(
+            s, s.collection, session, rerank=rerank, generator=wiring.first_use(s)
+        )
         conversation = LocalConversation(assistant, memory, s.sessions_dir, filters)
     ChatSession(conversation, console).run()
 

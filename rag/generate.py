@@ -101,12 +101,20 @@ class TransformersGenerator:
         def fp32() -> Any:
             return self._load(model, torch.float32)
 
-        from rag.quantize import quantize_dynamic_int8, quantize_weights_int8
+        from rag.quantize import float_rest, half_embeddings, quantize_dynamic_int8, quantize_weights_int8
 
         if self.precision == "int8-dynamic":
             return _cached(model, cache_dir, "per-channel", lambda: quantize_dynamic_int8(fp32()))
         if self.precision == "int8":
-            return _cached(model, cache_dir, "weight-int8", lambda: quantize_weights_int8(fp32()))
+            # Quantized from the checkpoint's own dtype (exactly the weights an fp32 load holds),
+            # embeddings looked up in half precision and the rest put back to fp32: the same
+            # outputs as from an fp32 load, without ever holding the fp32 model.
+            return _cached(
+                model,
+                cache_dir,
+                "weight-int8-h",
+                lambda: quantize_weights_int8(float_rest(half_embeddings(self._load(model, "auto")))),
+            )
         if self.precision == "bf16":
             return self._load(model, torch.bfloat16).to(self.device)
         return self._load(model, torch.float32 if self.device == "cpu" else torch.float16).to(self.device)

@@ -11,17 +11,26 @@ from typing import Any
 
 import torch
 
+_ROWS = 8192
+
 
 class Int8WeightLinear(torch.nn.Module):
     """A drop-in replacement for one `torch.nn.Linear` (module-level, so a quantized model pickles)."""
 
     def __init__(self, source: torch.nn.Linear) -> None:
         super().__init__()
-        weight = source.weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-8) / 127.0
-        self.weight_int8 = torch.nn.Parameter(
-            torch.round(weight / scale[:, None]).to(torch.int8), requires_grad=False
-        )
+        weight = source.weight.detach()
+        rows = weight.shape[0]
+        quantized = torch.empty(weight.shape, dtype=torch.int8)
+        scale = torch.empty(rows, dtype=torch.float32)
+        # A block of rows at a time: the output layer alone is ~1 GB in fp32, and its fp32 copy,
+        # quotient and rounding at once were the first run's peak memory.
+        for start in range(0, rows, _ROWS):
+            block = weight[start : start + _ROWS].float()
+            block_scale = block.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+            quantized[start : start + _ROWS] = torch.round(block / block_scale[:, None]).to(torch.int8)
+            scale[start : start + _ROWS] = block_scale
+        self.weight_int8 = torch.nn.Parameter(quantized, requires_grad=False)
         self.scale = torch.nn.Parameter(scale.to(torch.bfloat16), requires_grad=False)
         bias = source.bias.detach().float() if source.bias is not None else None
         self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
@@ -42,6 +51,45 @@ def quantize_weights_int8(model: Any) -> Any:
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
                 setattr(parent, name, Int8WeightLinear(child))
+    return model
+
+
+class Fp32OutputEmbedding(torch.nn.Embedding):
+    """An embedding table kept in half precision whose rows come out in fp32: a lookup only copies
+    values, so this equals the fp32 table, in half the memory."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return super().forward(input).float()
+
+
+def half_embeddings(model: Any) -> Any:
+    """Half-precision embedding tables become `Fp32OutputEmbedding`, copied out of the checkpoint's
+    memory map (so the map is released once the layers are quantized), in place."""
+    for module in model.modules():
+        if type(module) is torch.nn.Embedding and module.weight.dtype in (torch.float16, torch.bfloat16):
+            module.weight = torch.nn.Parameter(module.weight.detach().clone(), requires_grad=False)
+            module.__class__ = Fp32OutputEmbedding
+    return model
+
+
+def float_rest(model: Any, dtype: torch.dtype = torch.float32) -> Any:
+    """Every floating parameter and buffer outside the Linear layers (embeddings, norms, rotary
+    tables) in `dtype`, in place. A model loaded in its checkpoint's half precision, passed through
+    this and then quantized equals one loaded in fp32 and quantized, without ever holding the fp32
+    copy of the whole model (the first run's peak memory). Called first, so that the half-precision
+    pages the layers are quantized from are not resident at the same time as the fp32 copies."""
+    for module in model.modules():
+        if isinstance(module, (Int8WeightLinear, torch.nn.Linear, Fp32OutputEmbedding)):
+            continue  # quantized (or to be: called first, no Linear is copied), or kept in half
+        for tensors in (module._parameters, module._buffers):
+            for name, tensor in tensors.items():
+                if tensor is not None and tensor.is_floating_point() and tensor.dtype != dtype:
+                    converted = tensor.detach().to(dtype)
+                    if isinstance(tensor, torch.nn.Parameter):
+                        converted = torch.nn.Parameter(converted, requires_grad=tensor.requires_grad)
+                    tensors[name] = converted
+    if hasattr(model, "config"):
+        model.config.dtype = dtype
     return model
 
 

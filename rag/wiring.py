@@ -131,6 +131,24 @@ def model_rows(s: Settings) -> list[Resolution]:
     return rows
 
 
+def first_use(s: Settings) -> Callable[[], Generator]:
+    """The generator provider for a command that answers. It says at once what a first question
+    will have to build (a pull, a conversion: minutes), before any model loads, so a first run is
+    never silent; and a generator still to convert is built right away, before the embedder
+    loads, so the conversion's peak memory is not added to the embedder's."""
+    import logging
+
+    provider = generator_provider(s)
+    first = False
+    for row in model_rows(s)[:-1]:  # the transcriber is for ingest
+        if row.status in ("convert", "pull"):
+            logging.getLogger("rag.models").info("first use of %s (%s): %s", row.spec, row.role, row.detail)
+            first = first or row.role == "generator"
+    if first:
+        provider()
+    return provider
+
+
 def transcripts(s: Settings) -> MediaTranscripts:
     """Transcripts of audio and video, cached beside the store; the model loads on first need."""
     from ingest.media import MediaTranscripts
@@ -308,10 +326,17 @@ def _cache_when_idle(s: Settings, name: str) -> Callable[[LexicalIndex], None]:
     return save
 
 
-def chat(s: Settings, name: str, session: str, *, rerank: bool = True) -> tuple[Assistant, Memory]:
+def chat(
+    s: Settings,
+    name: str,
+    session: str,
+    *,
+    rerank: bool = True,
+    generator: Callable[[], Generator] | None = None,
+) -> tuple[Assistant, Memory]:
     """An Assistant and the Memory of session `session`, sharing one lazily loaded generator."""
     from rag.memory import Memory, Session
 
-    provider = generator_provider(s)
+    provider = generator or generator_provider(s)
     memory = Memory(Session.load(s.sessions_dir, session), provider, window=s.memory_turns)
     return assistant(s, name, rerank=rerank, generator=provider), memory

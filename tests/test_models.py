@@ -221,3 +221,21 @@ def test_a_joined_model_is_built_once_checked_and_announced(
     with pytest.raises(ChecksumError):
         resolve("whisper-base", "transcriber", tmp_path / "other")
     assert not any((tmp_path / "other").iterdir())  # nothing half-built is left
+
+
+def test_a_first_run_announces_what_it_will_build(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from rag import wiring
+    from rag.config import Settings
+
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "transformers")  # its model is not converted in a test
+    built: list[str] = []
+    monkeypatch.setattr(wiring, "generator_provider", lambda s: lambda: built.append(s.generator))
+    with caplog.at_level(logging.INFO, logger="rag.models"):
+        wiring.first_use(Settings())
+    assert built == ["qwen2.5-coder-1.5b-instruct"]  # built first, before the embedder loads
+    assert "first use of qwen2.5-coder-1.5b-instruct (generator)" in caplog.text
+    assert "converted to" in caplog.text and "whisper" not in caplog.text

@@ -24,7 +24,11 @@ def serve(s: Settings, err: Console, *, preload: bool) -> None:
 
     check_bind(s.serve_host, s.serve_token)
     sock = bind(s.serve_host, s.serve_port)
-    service = Service(s)
+    from rag import wiring
+
+    resident = wiring.Resident(s)
+    resident.generator = wiring.first_use(s)  # says what a first run builds, and builds it first
+    service = Service(s, resident)
     if preload:
         err.print("[dim]loading the models…[/]")
         service.resident.generator()
