@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import InputError
+from core.types import MetaValue
 from ingest.manifest import sha256_file
 from ingest.metadata import external_metadata
 from ingest.transcribe import OnAudio, Transcriber, Transcript
@@ -52,6 +53,10 @@ def media_beside(transcript: Path) -> Path | None:
 def language_hint(media: Path) -> str | None:
     """The language a sidecar or folder metadata gives the recording (else Whisper detects it)."""
     folder_meta, sidecar_meta, _ = external_metadata(media)
+    return language_of(folder_meta, sidecar_meta)
+
+
+def language_of(folder_meta: dict[str, MetaValue], sidecar_meta: dict[str, MetaValue]) -> str | None:
     return str(sidecar_meta.get("language") or folder_meta.get("language") or "") or None
 
 
@@ -93,12 +98,10 @@ class MediaTranscripts:
     def probe(self, path: Path) -> float:
         return self.transcriber.probe(path)
 
-    def get(
+    def transcribe(
         self, path: Path, sha256: str, language: str | None, on_progress: Callable[[str], None]
     ) -> Transcript:
-        found = self.cached(sha256, language)
-        if found is not None:
-            return found
+        """Transcribe (whatever the cache holds) and keep the result in the cache."""
         transcript = self.transcriber.transcribe(path, language, _eta_reporter(on_progress))
         self._store(self._path(sha256, language), transcript)
         return transcript

@@ -30,7 +30,7 @@ from ingest.chunking import ChunkConfig, chunk_document
 from ingest.discover import discover
 from ingest.loaders import LoadOptions, loader_for
 from ingest.manifest import FileEntry, ManifestStore, now_iso, sha256_file
-from ingest.media import MediaTranscripts, is_media, media_beside, transcript_beside
+from ingest.media import MediaTranscripts, is_media, language_of, media_beside, transcript_beside
 from ingest.metadata import external_metadata
 
 STATUSES = ("added", "updated", "removed", "unchanged", "failed", "skipped")
@@ -388,15 +388,16 @@ class Ingestor:
                 raise Cancelled("ingest interrupted")
             self.progress.reading(key, detail)
 
+        folder_meta, sidecar_meta, _ = external_metadata(path)
         options = LoadOptions(
             password=self.options.password,
             on_progress=on_progress,
             transcripts=self.options.transcripts,
             sha256=digest,
             plan_only=self.options.dry_run,
+            language=language_of(folder_meta, sidecar_meta),
         )
         doc = loader(path, options)
-        folder_meta, sidecar_meta, _ = external_metadata(path)
         doc.meta = {**folder_meta, **doc.meta, **sidecar_meta}
         if (
             "url" not in doc.meta

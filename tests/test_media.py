@@ -44,12 +44,14 @@ class Counting:
         self.inner = ScriptedTranscriber(delay, name="scripted:counting")
         self.name = self.inner.name
         self.calls: list[str] = []
+        self.languages: list[str | None] = []
 
     def probe(self, path: Path) -> float:
         return self.inner.probe(path)
 
     def transcribe(self, path: Path, language: str | None, on_audio: OnAudio) -> Transcript:
         self.calls.append(path.name)
+        self.languages.append(language)
         return self.inner.transcribe(path, language, on_audio)
 
 
@@ -107,6 +109,7 @@ def test_sidecar_language_is_passed_to_the_transcriber(tmp_path: Path, counting:
     (chunk,) = env.store.open("test").get_where({"source_name": "talk.wav"})
     assert chunk.language == "es" and chunk.speakers == ("Ana Ruiz",)
     assert chunk.url == "https://youtu.be/abc"  # explicit metadata wins over the file link
+    assert counting.languages == ["es"]  # Whisper is told, not left to detect it
 
 
 def test_a_corrected_transcript_beside_the_recording_wins(tmp_path: Path, counting: Counting) -> None:

@@ -27,6 +27,7 @@ class LoadOptions:
     transcripts: MediaTranscripts | None = None  # audio and video need one
     sha256: str | None = None  # of the file, when the caller has it (keys the transcript cache)
     plan_only: bool = False  # a dry run: check the file, do nothing slow (no transcription)
+    language: str | None = None  # what sidecar or folder metadata says (a transcriber's hint)
 
 
 Loader = Callable[[Path, LoadOptions], Document]

@@ -9,7 +9,7 @@ from core.errors import InputError, SkipFile
 from core.types import Document, MetaValue, Unit
 from ingest.loaders.base import LoadOptions, register
 from ingest.manifest import sha256_file
-from ingest.media import MEDIA_SUFFIXES, clock, language_hint, transcript_beside
+from ingest.media import MEDIA_SUFFIXES, clock, transcript_beside
 
 
 @register(*MEDIA_SUFFIXES)
@@ -19,7 +19,7 @@ def load_media(path: Path, options: LoadOptions) -> Document:
         raise SkipFile(f"its transcript {beside.name} is indexed instead")
     if options.transcripts is None:
         raise InputError("audio and video need a transcriber (setting transcriber)")
-    language = language_hint(path)
+    language = options.language
     digest = options.sha256 or sha256_file(path)
     meta: dict[str, MetaValue] = {"url": path.resolve().as_uri()}
     found = options.transcripts.cached(digest, language)
@@ -28,7 +28,7 @@ def load_media(path: Path, options: LoadOptions) -> Document:
         note = f"{clock(seconds)} of audio to transcribe"
         return Document(str(path), "transcript", [Unit(f"({note})", 0, len(note) + 2)], meta, [note])
     report = options.on_progress or (lambda _: None)
-    transcript = found or options.transcripts.get(path, digest, language, report)
+    transcript = found or options.transcripts.transcribe(path, digest, language, report)
     if not transcript.segments:
         raise InputError(f"no speech found in {clock(transcript.duration)} of audio")
     units = []
