@@ -363,11 +363,9 @@ def _server_body(collection: str, rerank: bool, *filters: str | None) -> dict[st
 def _filters(
     source: str | None, speaker: str | None, since: str | None, until: str | None, lang: str | None
 ) -> Any:
-    from rag.retrieve import Filters, check_date
+    from rag.retrieve import filters_from
 
-    for option, value in (("--since", since), ("--until", until)):
-        check_date(option, value)
-    return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
+    return filters_from(source, speaker, since, until, lang, flag="--")
 
 
 SourceOpt = Annotated[

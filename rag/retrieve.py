@@ -102,6 +102,22 @@ class Filters:
         return any((self.source, self.speaker, self.date_from, self.date_to, self.language))
 
 
+def filters_from(
+    source: str | None,
+    speaker: str | None,
+    since: str | None,
+    until: str | None,
+    lang: str | None,
+    *,
+    flag: str = "",
+) -> Filters:
+    """Filters from what a user gave (CLI options: `flag="--"`, or API fields); a date that is not
+    one is refused, naming the option."""
+    check_date(f"{flag}since", since)
+    check_date(f"{flag}until", until)
+    return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
+
+
 def lexical_coverage(query: str, text: str) -> float:
     """Share of the query's content words found in the text: evidence BM25 found the right thing."""
     wanted = set(tokenize(query))

@@ -120,6 +120,11 @@ def describe_backend(registry: Registry[Any], backend: str, spec: str, s: Settin
 
 def model_rows(s: Settings) -> list[Resolution]:
     """One row per configured model role, for `rag models`."""
+    return [*_answer_rows(s), describe_backend(TRANSCRIBERS, s.transcriber_backend, s.transcriber, s)]
+
+
+def _answer_rows(s: Settings) -> list[Resolution]:
+    """The roles that answer a question: embedder, reranker (when set), generator."""
     from rag.generate import GENERATORS
     from rag.rerank import RERANKERS
 
@@ -127,7 +132,6 @@ def model_rows(s: Settings) -> list[Resolution]:
     if s.reranker:
         rows.append(describe_backend(RERANKERS, s.reranker_backend, s.reranker, s))
     rows.append(describe_backend(GENERATORS, s.generator_backend, s.generator, s))
-    rows.append(describe_backend(TRANSCRIBERS, s.transcriber_backend, s.transcriber, s))
     return rows
 
 
@@ -140,7 +144,7 @@ def first_use(s: Settings) -> Callable[[], Generator]:
 
     provider = generator_provider(s)
     first = False
-    for row in model_rows(s)[:-1]:  # the transcriber is for ingest
+    for row in _answer_rows(s):
         if row.status in ("convert", "pull"):
             logging.getLogger("rag.models").info("first use of %s (%s): %s", row.spec, row.role, row.detail)
             first = first or row.role == "generator"
@@ -284,11 +288,11 @@ class Resident:
     collection records. Each is built on first need, so a server that only searches never loads
     the generator."""
 
-    def __init__(self, s: Settings) -> None:
+    def __init__(self, s: Settings, generator: Callable[[], Generator] | None = None) -> None:
         self.s = s
         # One client for every thread: Chroma clients created concurrently on one path fail.
         self.store = open_store(s)
-        self.generator = generator_provider(s)
+        self.generator = generator or generator_provider(s)
         self._embedders: dict[str, Embedder] = {}
         self._reranker: list[Reranker | None] = []
 

@@ -175,7 +175,8 @@ async def _stream(service: Service, query: Question) -> AsyncIterator[str]:
         except Exception as exc:  # the stream must end with a reason, not hang
             put("error", {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    worker = loop.run_in_executor(None, work)
+    # Not awaited when the client leaves: `stop` ends it at the next token, and `work` catches all.
+    loop.run_in_executor(None, work)
     try:
         while True:
             name, data = await events.get()
@@ -186,4 +187,3 @@ async def _stream(service: Service, query: Question) -> AsyncIterator[str]:
                 break
     finally:
         stop.set()
-        worker.add_done_callback(lambda _: None)  # finishes on its own, stopped at the next token

@@ -26,9 +26,8 @@ def serve(s: Settings, err: Console, *, preload: bool) -> None:
     sock = bind(s.serve_host, s.serve_port)
     from rag import wiring
 
-    resident = wiring.Resident(s)
-    resident.generator = wiring.first_use(s)  # says what a first run builds, and builds it first
-    service = Service(s, resident)
+    # first_use says what a first run builds, and builds it before the other models load.
+    service = Service(s, wiring.Resident(s, generator=wiring.first_use(s)))
     if preload:
         err.print("[dim]loading the models…[/]")
         service.resident.generator()

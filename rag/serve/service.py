@@ -20,7 +20,7 @@ from rag.answer import Assistant
 from rag.config import Settings
 from rag.generate import OnToken
 from rag.memory import Memory, Session, check_session_name
-from rag.retrieve import Filters, check_date
+from rag.retrieve import Filters, filters_from
 from rag.serve import archive
 from rag.types import Answer, Hit
 
@@ -40,15 +40,7 @@ class Question:
     session: str | None = None  # a chat turn of this saved session; None: a one-off question
 
     def filters(self) -> Filters:
-        for option, value in (("since", self.since), ("until", self.until)):
-            check_date(option, value)
-        return Filters(
-            source=self.source,
-            speaker=self.speaker,
-            date_from=self.since,
-            date_to=self.until,
-            language=self.lang,
-        )
+        return filters_from(self.source, self.speaker, self.since, self.until, self.lang)
 
 
 @dataclass
