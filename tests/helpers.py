@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -65,3 +68,21 @@ class RecordingProgress:
 
     def of(self, kind: str) -> list[tuple[object, ...]]:
         return [e for e in self.events if e[0] == kind]
+
+
+def _recorded(manifest: Path) -> int:
+    """Files the manifest records, read by another process while an ingest writes it."""
+    if not manifest.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True, timeout=1) as db:
+            return int(db.execute("SELECT count(*) FROM files").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created yet
+
+
+def wait_for_first_file(proc: subprocess.Popen[bytes], manifest: Path, timeout: float = 60) -> None:
+    """Until the ingest running in `proc` has recorded its first file (or ended, or timed out)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline and _recorded(manifest) == 0:
+        time.sleep(0.05)

@@ -17,7 +17,7 @@ from ingest.media import MediaTranscripts, export_transcript
 from ingest.transcribe import FAKE_MAGIC, OnAudio, ScriptedTranscriber, Transcript, make_transcriber
 from rag.cli import app
 from rag.context import play_link
-from tests.helpers import Env
+from tests.helpers import Env, wait_for_first_file
 
 runner = CliRunner()
 
@@ -246,7 +246,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from ingest.media import MediaTranscripts
 from ingest.transcribe import make_transcriber
-from tests.helpers import Env
+from tests.helpers import Env, wait_for_first_file
 env = Env(Path({state!r}))
 tr = MediaTranscripts(Path({state!r}) / "transcripts", "scripted", lambda: make_transcriber("scripted", "{delay}"))
 env.options = env.options.__class__(collection="test", chunk=env.options.chunk, transcripts=tr, embed_group=1)
@@ -273,11 +273,7 @@ def test_interrupted_transcription_leaves_nothing_half_done(tmp_path: Path, sig:
     root = str(Path(__file__).resolve().parents[1])
     script = MEDIA_SCRIPT.format(root=root, state=str(state), docs=str(docs), delay=0.1)
     proc = subprocess.Popen([sys.executable, "-c", script])
-    from tests.test_pipeline import _recorded
-
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline and _recorded(state / "manifest.sqlite") == 0:
-        time.sleep(0.05)
+    wait_for_first_file(proc, state / "manifest.sqlite")
     time.sleep(0.5)  # well inside the long transcription
     proc.send_signal(sig)
     t = time.monotonic()

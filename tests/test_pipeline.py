@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from core.errors import EmbedderMismatch, InputError, StoreError
 from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
 from ingest.pipeline import Ingestor
-from tests.helpers import Env, RecordingProgress
+from tests.helpers import Env, RecordingProgress, wait_for_first_file
 
 
 @pytest.fixture()
@@ -206,26 +205,13 @@ env.ingest(Path({docs!r}))
 """
 
 
-def _recorded(manifest: Path) -> int:
-    if not manifest.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True, timeout=1) as db:
-            return int(db.execute("SELECT count(*) FROM files").fetchone()[0])
-    except sqlite3.Error:
-        return 0  # not created yet
-
-
 def test_killed_ingest_recovers_without_duplicates(tmp_path: Path, corpus_copy: Path) -> None:
     state = tmp_path / "state"
     root = str(Path(__file__).resolve().parents[1])
     script = KILL_SCRIPT.format(root=root, state=str(state), docs=str(corpus_copy), delay=0.15)
     proc = subprocess.Popen([sys.executable, "-c", script])
     recorded = state / "manifest.sqlite"
-    deadline = time.monotonic() + 60
-    # Kill as soon as the first file is recorded: some written, the rest not.
-    while proc.poll() is None and time.monotonic() < deadline and _recorded(recorded) == 0:
-        time.sleep(0.05)
+    wait_for_first_file(proc, recorded)  # then kill: some written, the rest not
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     env = Env(state)
@@ -268,9 +254,7 @@ def test_ctrl_c_stops_a_multi_file_ingest_promptly_and_consistently(
     root = str(Path(__file__).resolve().parents[1])
     script = INTERRUPT_SCRIPT.format(root=root, state=str(state), docs=str(corpus_copy), load_s=1.0)
     proc = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline and _recorded(state / "manifest.sqlite") == 0:
-        time.sleep(0.05)
+    wait_for_first_file(proc, state / "manifest.sqlite")
     proc.send_signal(signal.SIGINT)
     t = time.monotonic()
     rc = proc.wait(timeout=30)

@@ -18,13 +18,13 @@ def store_key(s: Settings) -> str:
 
 
 def serve(s: Settings, err: Console, *, preload: bool) -> None:
+    from rag import wiring
     from rag.serve.api import create_app
     from rag.serve.runner import announced, bind, check_bind, serve, url_of
     from rag.serve.service import Service
 
     check_bind(s.serve_host, s.serve_token)
     sock = bind(s.serve_host, s.serve_port)
-    from rag import wiring
 
     # first_use says what a first run builds, and builds it before the other models load.
     service = Service(s, wiring.Resident(s, generator=wiring.first_use(s)))
