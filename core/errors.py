@@ -12,7 +12,7 @@ class InputError(RagError):
 
 
 class SkipFile(InputError):
-    """A file left out on purpose (empty, over the size limit, its transcript indexed instead)."""
+    """A file left out on purpose (empty, over the size limit), not one that failed to load."""
 
 
 class Cancelled(RagError):

@@ -1,22 +1,20 @@
 """Audio and video: transcribed (or read from the transcript cache), then loaded like subtitles,
-one unit per segment with its times."""
+one unit per segment with its times. (A recording with a corrected transcript beside it never gets
+here: the ingest plan indexes the transcript instead.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import InputError, SkipFile
+from core.errors import InputError
 from core.types import Document, MetaValue, Unit
 from ingest.loaders.base import LoadOptions, register
 from ingest.manifest import sha256_file
-from ingest.media import MEDIA_SUFFIXES, clock, transcript_beside
+from ingest.media import MEDIA_SUFFIXES, clock
 
 
 @register(*MEDIA_SUFFIXES)
 def load_media(path: Path, options: LoadOptions) -> Document:
-    beside = transcript_beside(path)
-    if beside is not None:
-        raise SkipFile(f"its transcript {beside.name} is indexed instead")
     if options.transcripts is None:
         raise InputError("audio and video need a transcriber (setting transcriber)")
     language = options.language
