@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from core.embedder import Embedder
-from core.errors import Cancelled, InputError, SkipFile
+from core.errors import Cancelled, InputError, RagError, SkipFile
 from core.lexical import synced
 from core.store import ChromaStore, VectorCollection
 from core.text import guess_language
@@ -320,7 +320,7 @@ class Ingestor:
         except SkipFile as exc:
             result.status, result.reason = "skipped", str(exc)
             return _Prepared(result, size=size)
-        except InputError as exc:
+        except RagError as exc:  # InputError, or a model that cannot load (named in its message)
             reason = str(exc)
         except PermissionError:
             reason = "permission denied"

@@ -334,3 +334,28 @@ def test_progress_shows_the_audio_position(tmp_path: Path, counting: Counting) -
     details = [str(e[2]) for e in progress.of("reading") if e[2]]
     assert details[0].startswith("0:06 / 0:30 audio") and details[-1].startswith("0:21 / 0:30 audio")
     assert "left" in details[0]
+
+
+def test_a_transcriber_that_cannot_load_fails_each_recording_with_its_reason(tmp_path: Path) -> None:
+    from core.errors import ModelError
+
+    def broken() -> Counting:
+        raise ModelError(
+            "/models/nope: not a faster-whisper model folder (needs model.bin and tokenizer.json)"
+        )
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    recording(docs / "clase.mp3", TALK_ES)
+    (docs / "notas.txt").write_text("Notas de clase.\n")
+    env = Env(tmp_path / "state")
+    transcripts = MediaTranscripts(tmp_path / "state" / "transcripts", "faster-whisper:nope", broken)
+    env.options = env.options.__class__(collection="test", chunk=env.options.chunk, transcripts=transcripts)
+    report = env.ingest(docs)
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["clase.mp3"].status == "failed"
+    assert (
+        by_name["clase.mp3"].reason
+        == "/models/nope: not a faster-whisper model folder (needs model.bin and tokenizer.json)"
+    )
+    assert by_name["notas.txt"].status == "added"  # the rest of the folder is indexed
