@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -97,13 +98,34 @@ class Chunk:
     def source_name(self) -> str:
         return self.source.rsplit("/", 1)[-1]
 
+    def turns(self) -> list[tuple[int, str]]:
+        """Where a speaker's turn opens inside the text ("Ana: …" after a unit break), in order;
+        the text before the first opener continues the turn of `speakers[0]`."""
+        if len(self.speakers) < 2:
+            return []
+        names = "|".join(re.escape(s) for s in sorted(self.speakers, key=len, reverse=True))
+        return [(m.start(), m.group(1)) for m in re.finditer(rf"(?:^|(?<=\s))({names}):\s", self.text)]
+
+    def speaker_at(self, offset: int) -> str | None:
+        """Who is speaking at character `offset` of the text."""
+        current = self.speakers[0] if self.speakers else None
+        for at, name in self.turns():
+            if at > offset:
+                break
+            current = name
+        return current
+
     def narrowed_to(self, offset: int, end: int | None = None) -> Chunk:
-        """This chunk with its times and pages narrowed to the units that characters
+        """This chunk with its times, pages and speakers narrowed to the units that characters
         offset..end of its text fall in (a quote may run over several cues of a transcript);
         unchanged when it records no spans or the offset is unknown."""
-        if not self.spans or offset < 0:
+        if offset < 0:
             return self
         last = max(offset, (end if end is not None else offset + 1) - 1)
+        speaking = [self.speaker_at(offset)] + [n for at, n in self.turns() if offset < at <= last]
+        speakers = tuple(dict.fromkeys(s for s in speaking if s)) or self.speakers
+        if not self.spans:
+            return replace(self, speakers=speakers)
         places: list[tuple[float | None, float | None, int | None]] = []
         for start, start_s, end_s, page in json.loads(self.spans):
             if start > last:
@@ -112,7 +134,7 @@ class Chunk:
                 places = []  # a unit that starts after this one holds `offset` instead
             places.append((start_s, end_s, page))
         if not places:
-            return self
+            return replace(self, speakers=speakers)
         starts = [p[0] for p in places if p[0] is not None]
         ends = [p[1] for p in places if p[1] is not None]
         pages = [p[2] for p in places if p[2] is not None]
@@ -122,6 +144,7 @@ class Chunk:
             end_s=max(ends) if ends else self.end_s,
             page_start=min(pages) if pages else self.page_start,
             page_end=max(pages) if pages else self.page_end,
+            speakers=speakers,
         )
 
     def to_metadata(self) -> dict[str, StoreValue]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from core.text import guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
+from rag.chat_answers import pinned_passages, question_for_generator, said_by
 from rag.citations import MARKER, Embed, attribute, sentences_of, strip_trailer
 from rag.context import build_passages, render_sources
-from rag.followup import FollowUp, resolve
+from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
 from rag.prompts import answer_templates
@@ -124,6 +125,8 @@ class Assistant:
         )
         if abstain:
             answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
+        elif follow.structural:
+            answer = self._follow_answer(question, lang, follow, hits, memory, on_token, stop, timings)
         else:
             passages = self._context(hits, timings)
             gen = self._generate(question, lang, passages, memory, on_token, stop, timings)
@@ -141,10 +144,40 @@ class Assistant:
         if last is None:
             return FollowUp("standalone", question)
         cited = [
-            (str(c.get("anchor", "")), [str(i) for i in c.get("chunk_ids", [])])  # type: ignore[attr-defined]
+            Cited(
+                str(c.get("anchor", "")),
+                [str(i) for i in c.get("chunk_ids", [])],  # type: ignore[attr-defined]
+                str(c.get("quote", "")),
+                [str(n) for n in c.get("speakers", [])],  # type: ignore[attr-defined]
+            )
             for c in last.cited
         ]
         return resolve(question, last.query or last.question, cited, self.retriever.collection)
+
+    def _follow_answer(
+        self,
+        question: str,
+        lang: str,
+        follow: FollowUp,
+        hits: list[Hit],
+        memory: Memory | None,
+        on_token: OnToken | None,
+        stop: threading.Event | None,
+        timings: dict[str, float],
+    ) -> Answer:
+        """A follow-up that points at passages (rag/chat_answers.py): the speaker read from them,
+        or an answer generated from them alone, without the earlier turns to repeat."""
+        count = self.generator.count_tokens
+        passages = pinned_passages(hits, count, self.options.context_tokens)
+        said = said_by(question, follow, lang, passages, hits)
+        if said is not None:
+            if on_token is not None:
+                on_token(said.text)
+            said.model = ""
+            return said
+        asked = question_for_generator(question, follow, lang)
+        gen = self._generate(asked, lang, passages, None, on_token, stop, timings)
+        return self._cite(question, follow.query, lang, gen, passages, hits, timings)
 
     def _context(self, hits: list[Hit], timings: dict[str, float]) -> list[Passage]:
         t = time.perf_counter()
@@ -284,7 +317,9 @@ def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
                     "label": c.label,
                     "source": c.source,
                     "chunk_ids": [ch.id for ch in p.chunks],
-                    "anchor": p.hit.chunk.id,  # the retrieved chunk; "after that" counts from it
+                    "anchor": p.hit.chunk.id,  # the retrieved chunk
+                    "quote": c.quote,  # "who said that", "after that" start from this sentence
+                    "speakers": c.speakers,
                 }
             )
     return out

@@ -250,29 +250,31 @@ def _citations(
     for idx, number in sorted(_order(sents).items(), key=lambda kv: kv[1]):
         p = passages[idx]
         claims = " ".join(s.plain for s in sents if idx in s.keep)
-        quote = _best_sentence(claims, p, embed)
-        chunks = _holding(quote, p.chunks)
-        out.append(
-            Citation(
-                number=number,
-                label=label(chunks),
-                source=p.first.source,
-                title=p.first.title,
-                page_start=min((c.page_start for c in chunks if c.page_start is not None), default=None),
-                page_end=max((c.page_end for c in chunks if c.page_end is not None), default=None),
-                start_s=min((c.start_s for c in chunks if c.start_s is not None), default=None),
-                end_s=max((c.end_s for c in chunks if c.end_s is not None), default=None),
-                speakers=list(dict.fromkeys(s for c in chunks for s in c.speakers)),
-                score=p.hit.score,
-                support=float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep)),
-                text=p.text,
-                quote=quote,
-                link=play_link(
-                    chunks[0].url, min((c.start_s for c in chunks if c.start_s is not None), default=None)
-                ),
-            )
-        )
+        score = float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep))
+        out.append(cite_quote(number, p, _best_sentence(claims, p, embed), score))
     return out
+
+
+def cite_quote(number: int, p: Passage, quote: str, support: float) -> Citation:
+    """Citation `number` of passage `p`, its label, times and speakers narrowed to `quote`."""
+    chunks = _holding(quote, p.chunks)
+    start_s = min((c.start_s for c in chunks if c.start_s is not None), default=None)
+    return Citation(
+        number=number,
+        label=label(chunks),
+        source=p.first.source,
+        title=p.first.title,
+        page_start=min((c.page_start for c in chunks if c.page_start is not None), default=None),
+        page_end=max((c.page_end for c in chunks if c.page_end is not None), default=None),
+        start_s=start_s,
+        end_s=max((c.end_s for c in chunks if c.end_s is not None), default=None),
+        speakers=list(dict.fromkeys(s for c in chunks for s in c.speakers)),
+        score=p.hit.score,
+        support=support,
+        text=p.text,
+        quote=quote,
+        link=play_link(chunks[0].url, start_s),
+    )
 
 
 def audit(answer: Answer) -> list[str]:

@@ -88,26 +88,37 @@ def run_conversations(
     (retrieval is measured), answers are not."""
     scripted = ScriptedGenerator()
     provider: Callable[[], Generator] = generator or (lambda: scripted)
-    results: list[TurnResult] = []
-    total = sum(len(c.turns) for c in conversations)
     with throwaway_collection(EvalSet(name, [], []), embedder, chunk, corpus, options.dense_weight) as (
         retriever,
         _,
         _,
     ):
         assistant = Assistant(retriever, reranker, provider, embedder.embed, options)
-        for conv in conversations:
-            memory = Memory(Session(conv.id), None, window=len(conv.turns))
-            for n, turn in enumerate(conv.turns):
-                answer = assistant.ask(turn.question, memory=memory)
-                resolved = memory.session.turns[-1].kind
-                seconds = answer.timings.get("total", 0.0)
-                results.append(
-                    _score(conv.id, n, turn.kind, turn.gold, turn.answers, answer, resolved, generator is not None, seconds)
-                )  # fmt: skip
-                if on_progress:
-                    on_progress("turns", len(results), total)
+        results = ask_conversations(assistant, conversations, generator is not None, on_progress)
     return summarize(name, len(conversations), results)
+
+
+def ask_conversations(
+    assistant: Assistant,
+    conversations: list[Conversation],
+    generated: bool,
+    on_progress: OnProgress | None = None,
+) -> list[TurnResult]:
+    """Every turn through `assistant.ask` with the conversation's memory, scored."""
+    results: list[TurnResult] = []
+    total = sum(len(c.turns) for c in conversations)
+    for conv in conversations:
+        memory = Memory(Session(conv.id), None, window=len(conv.turns))
+        for n, turn in enumerate(conv.turns):
+            answer = assistant.ask(turn.question, memory=memory)
+            resolved = memory.session.turns[-1].kind
+            seconds = answer.timings.get("total", 0.0)
+            results.append(
+                _score(conv.id, n, turn.kind, turn.gold, turn.answers, answer, resolved, generated, seconds)
+            )
+            if on_progress:
+                on_progress("turns", len(results), total)
+    return results
 
 
 def summarize(name: str, conversations: int, results: list[TurnResult]) -> ChatEvalReport:

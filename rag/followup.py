@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from core.store import VectorCollection
 from core.text import tokenize
 from core.types import Chunk
+from rag import talk
 
 _ORDINALS = {
     "first": 1, "1st": 1, "primera": 1, "primer": 1, "primero": 1,
@@ -66,11 +67,24 @@ _OWN_WORDS = 4
 
 
 @dataclass(frozen=True)
+class Cited:
+    """A passage the previous answer cited: the chunk retrieved for it (the anchor), all its
+    chunks, the sentence quoted as evidence and who said it (empty in sessions saved before)."""
+
+    anchor: str
+    chunk_ids: list[str]
+    quote: str = ""
+    speakers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class FollowUp:
     kind: str  # standalone | speaker | after | before | ordinal | topic
     query: str  # what is searched
     pinned: list[Chunk] = field(default_factory=list)  # lead the context, in this order
     extra: list[Chunk] = field(default_factory=list)  # join the fusion as a third ranking
+    speaker: str = ""  # "who said that?": who said the quoted sentence
+    quote: str = ""  # the sentence of the previous answer's evidence the question refers to
 
     @property
     def structural(self) -> bool:
@@ -79,36 +93,52 @@ class FollowUp:
 
 
 def resolve(
-    question: str,
-    previous_query: str | None,
-    cited: Sequence[tuple[str, Sequence[str]]],
-    collection: VectorCollection,
+    question: str, previous_query: str | None, cited: Sequence[Cited], collection: VectorCollection
 ) -> FollowUp:
-    """`cited`: for each passage the previous answer cited, in citation order, the id of the chunk
-    retrieved for it (the anchor) and the ids of all its chunks."""
+    """`cited`: the passages the previous answer cited, in citation order."""
     if previous_query is None:
         return FollowUp("standalone", question)
-    chunks = [c for c in (collection.get(list(ids)) for _, ids in cited) if c]
-    anchors = [c for c in collection.get([a for a, _ in cited if a])] or [group[0] for group in chunks]
+    query = _with_previous(question, previous_query)
+    chunks = [c for c in (collection.get(list(ref.chunk_ids)) for ref in cited) if c]
     m = _ORDINAL.search(question)
     if m and chunks:
         n = _ORDINALS.get((m.group(1) or "").lower()) or int(m.group(2) or 0)
         if 1 <= n <= len(chunks):
-            return FollowUp("ordinal", _with_previous(question, previous_query), pinned=chunks[n - 1])
-    if chunks and _SPEAKER.search(question):
-        return FollowUp("speaker", _with_previous(question, previous_query), pinned=chunks[0])
+            return FollowUp("ordinal", query, pinned=chunks[n - 1])
+    first = cited[0] if cited and chunks else None
+    place = talk.locate(first.quote, chunks[0]) if first else None
+    if first and _SPEAKER.search(question):
+        # The citation's speakers were narrowed to its quote; several means it was not found.
+        speaker = place.speaker if place else (first.speakers[0] if len(first.speakers) == 1 else None)
+        return FollowUp("speaker", query, pinned=chunks[0], speaker=speaker or "", quote=first.quote)
     if chunks and (_SAID.search(question) or _REFERS.search(question)):
-        for kind, pattern, step in (("after", _AFTER, 1), ("before", _BEFORE, -1)):
+        for kind, pattern in (("after", _AFTER), ("before", _BEFORE)):
             if pattern.search(question):
-                near = _neighbours(collection, anchors[0], step)
+                near = _near(kind, question, collection, chunks[0], place, [a.anchor for a in cited])
                 if near:
-                    return FollowUp(kind, _with_previous(question, previous_query), pinned=near)
+                    return FollowUp(kind, query, pinned=near, quote=first.quote if place and first else "")
     own = tokenize(question)
     if (_REFERS.search(question) and len(own) < _OWN_WORDS) or len(own) <= 1:
-        return FollowUp(
-            "topic", _with_previous(question, previous_query), extra=[c for group in chunks for c in group]
-        )
+        return FollowUp("topic", query, extra=[c for group in chunks for c in group])
     return FollowUp("standalone", question)
+
+
+def _near(
+    kind: str,
+    question: str,
+    collection: VectorCollection,
+    group: list[Chunk],
+    place: talk.Place | None,
+    anchors: list[str],
+) -> list[Chunk]:
+    """The talk right after (or before) the quoted sentence, from the turn of whoever the
+    question asks about; without a quote (an older session), the anchor chunk's neighbours."""
+    if place is not None:
+        speakers = list(dict.fromkeys(s for c in group for s in c.speakers))
+        who = talk.wanted(question, speakers, place.speaker)
+        return (talk.after if kind == "after" else talk.before)(collection, place, who)
+    anchor = next((c for c in collection.get(anchors[:1])), group[0])
+    return _neighbours(collection, anchor, 1 if kind == "after" else -1)
 
 
 def _with_previous(question: str, previous_query: str) -> str:

@@ -265,31 +265,50 @@ def _first_turn(
     return a, gen, memory, first.passages[0].chunks[-1]
 
 
-def test_who_said_that_answers_from_the_cited_passage_and_its_speaker(indexed: Env) -> None:
+def test_who_said_that_is_read_from_the_quoted_turn_without_a_model_call(indexed: Env) -> None:
     a, gen, memory, cited = _first_turn(indexed)
-    gen.enqueue("Dr. Alice Moreno said it [1].")
+    quote = memory.session.turns[-1].cited[0]["quote"]
+    calls = len(gen.prompts)
     second = a.ask("Who said that?", memory=memory)
     assert memory.session.turns[-1].kind == "speaker" and not second.abstained
-    assert second.hits[0].pinned and second.hits[0].chunk.source == cited.source
+    assert len(gen.prompts) == calls  # no generation
+    assert second.text.startswith("It was Dr. Alice Moreno [1]")
+    assert second.citations[0].quote == quote and second.citations[0].source == cited.source
     assert "resnet" in second.query.lower()  # the subject is kept for the search
-    assert "Dr. Alice Moreno" in gen.prompts[-1][-1]["content"]  # the label the model reads
+    spanish = a.ask("¿Quién lo dijo?", memory=memory)
+    assert spanish.text.startswith("Lo dijo Dr. Alice Moreno [1]")
+
+
+def _whole_talk(a: Assistant, source: str) -> str:
+    chunks = sorted(a.retriever.collection.get_where({"source": source}), key=lambda c: c.chunk_index)
+    text = chunks[0].text
+    for c in chunks[1:]:
+        text = merge_text(text, c.text)
+    return text
 
 
 @pytest.mark.parametrize(
     ("question", "step"), [("What did she say after that?", 1), ("¿Y qué dijo antes?", -1)]
 )
-def test_after_and_before_that_bring_the_neighbouring_chunks(indexed: Env, question: str, step: int) -> None:
+def test_after_and_before_that_read_the_talk_from_the_quote(indexed: Env, question: str, step: int) -> None:
     # Cited from the middle of the talk, so there is a before and an after.
     a, gen, memory, _ = _first_turn(
-        indexed, "Why does a sigmoid derivative of at most 0.25 shrink the gradient?"
+        indexed, "Why does a sigmoid derivative of at most 0.25 shrink the gradient?", "It shrinks [1]."
     )
-    anchor = a.retriever.collection.get([str(memory.session.turns[-1].cited[0]["anchor"])])[0]
-    gen.enqueue("Then she talked about batch norm [1].")
+    quote = str(memory.session.turns[-1].cited[0]["quote"])
+    talk = _whole_talk(a, str(memory.session.turns[-1].cited[0]["source"]))
+    gen.enqueue("Then she talked about residual connections [1].")
     second = a.ask(question, memory=memory)
     pinned = [h.chunk for h in second.hits if h.pinned]
-    assert pinned, second.hits
-    assert pinned[0].source == anchor.source and pinned[0].chunk_index == anchor.chunk_index + step
+    assert pinned and all(quote not in c.text for c in pinned), pinned
+    if step > 0:
+        assert talk.split(quote, 1)[1].strip().startswith(pinned[0].text[:80])
+    else:
+        assert talk.split(quote, 1)[0].strip().endswith(pinned[-1].text[-80:])
     assert memory.session.turns[-1].kind == ("after" if step > 0 else "before")
+    prompt = gen.prompts[-1][-1]["content"]
+    assert quote[:60] in prompt and ("right after" in prompt or "justo antes" in prompt)
+    assert "It shrinks" not in prompt  # the previous answer is not there to be repeated
 
 
 def test_the_second_one_points_at_the_second_cited_source(indexed: Env) -> None:

@@ -1,0 +1,130 @@
+"""Follow-ups over a multi-speaker interview, through the real ingest (small overlapping windows)
+and the chat path: who said the quoted sentence, what the host / a named speaker / the same
+speaker said right after it, and what came right before it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.types import Chunk
+from ingest.chunking import ChunkConfig
+from rag.abstain import Abstention
+from rag.answer import Assistant
+from rag.generate import ScriptedGenerator
+from rag.memory import Memory, Session
+from rag.retrieve import Retriever
+from rag.talk import Place, after, before, locate, wanted
+from tests.helpers import Env
+
+INTERVIEW = """**Ana Ruiz:** Welcome to the show. Today our guest builds databases for vectors.
+
+**Bo Chen:** Thanks for having me. It is great to be here with you both.
+
+**Cy Park:** Let us start with the basics. What does your database store?
+
+**Bo Chen:** It stores vectors and their metadata in columnar files. The format is called Lance.
+
+The second thing we store is an index, so a search reads only a few pages.
+
+**Ana Ruiz:** How fast is a search over a billion vectors?
+
+**Bo Chen:** A search over a billion vectors takes about forty milliseconds on one machine.
+
+I think we will see an explosion of retrieval tools in the next twelve months.
+
+**Cy Park:** That reminds me of cars. Engines got faster but roads decided the speed.
+
+**Ana Ruiz:** Thank you so much for coming. Please thank the whole Lance team for the tools.
+
+**Bo Chen:** Thank you both. It was fun to talk with you.
+"""
+QUOTE = "I think we will see an explosion of retrieval tools in the next twelve months."
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> Env:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "interview.md").write_text(INTERVIEW, encoding="utf-8")
+    env = Env(tmp_path / "state", dim=64)
+    env.ingest(docs, chunk=ChunkConfig(size=48, overlap=8))
+    return env
+
+
+def _windows(env: Env) -> list[Chunk]:
+    col = env.store.open("test")
+    return sorted(col.get_where({"source": next(iter(col.sources()))}), key=lambda c: c.chunk_index)
+
+
+def _place(env: Env) -> Place:
+    place = locate(QUOTE, _windows(env))
+    assert place is not None
+    return place
+
+
+def test_the_interview_spans_overlapping_windows(env: Env) -> None:
+    windows = _windows(env)
+    assert len(windows) >= 4  # otherwise nothing below walks across windows
+
+
+def test_the_speaker_of_a_quote_is_the_turn_it_sits_in(env: Env) -> None:
+    place = _place(env)
+    assert place.speaker == "Bo Chen"  # a paragraph after the turn's first, no "Name:" of its own
+    narrowed = place.chunk.narrowed_to(place.start, place.end)
+    assert narrowed.speakers == ("Bo Chen",)
+
+
+@pytest.mark.parametrize(
+    ("question", "starts"),
+    [
+        ("What did the host say after that?", "Cy Park: That reminds me of cars"),
+        ("What did Ana say after that?", "Ana Ruiz: Thank you so much"),
+        ("And what did he say next?", ""),  # the guest goes on: straight after the quote
+        ("What came after that?", ""),
+    ],
+)
+def test_after_starts_at_the_turn_the_question_asks_for(env: Env, question: str, starts: str) -> None:
+    place = _place(env)
+    who = wanted(question, ["Ana Ruiz", "Bo Chen", "Cy Park"], place.speaker)
+    pieces = after(env.store.open("test"), place, who)
+    text = " ".join(c.text for c in pieces)
+    assert QUOTE not in text
+    assert text.startswith(starts or "Cy Park: That reminds me of cars")
+    assert "Thank you both" in text  # the walk crosses into the next windows
+
+
+def test_before_ends_where_the_quoted_turn_starts(env: Env) -> None:
+    place = _place(env)
+    col = env.store.open("test")
+    pieces = before(
+        col, place, wanted("What did the host ask before that?", ["Ana Ruiz", "Bo Chen"], "Bo Chen")
+    )
+    text = " ".join(c.text for c in pieces)
+    assert text.endswith("How fast is a search over a billion vectors?")
+    own = " ".join(c.text for c in before(col, place, wanted("What did he say before that?", [], "Bo Chen")))
+    assert own.endswith("forty milliseconds on one machine.") and QUOTE not in own
+
+
+def test_the_chat_path_answers_who_and_what_next(env: Env) -> None:
+    col = env.store.open("test")
+    from core.lexical import LexicalIndex
+    from tests.helpers import ask_options
+
+    gen = ScriptedGenerator()
+    retriever = Retriever(col, env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0)
+    options = ask_options(abstention=Abstention(dense_min=0.0, lexical_min=0.0, rerank_min=None))
+    a = Assistant(retriever, None, lambda: gen, env.embedder.embed, options)
+    memory = Memory(Session("s"), lambda: gen, window=4)
+    gen.enqueue("An explosion of retrieval tools in the next twelve months [1].")
+    first = a.ask("What does the guest expect an explosion of?", memory=memory)
+    assert first.citations and first.citations[0].quote == QUOTE
+    who = a.ask("Who said that?", memory=memory)
+    assert who.text.startswith("It was Bo Chen [1]") and who.citations[0].speakers == ["Bo Chen"]
+    gen.enqueue("The cohost compared it to cars [1].")
+    nxt = a.ask("What did the host say after that?", memory=memory)
+    prompt = gen.prompts[-1][-1]["content"]
+    assert "[1]" in prompt and "Cy Park: That reminds me of cars" in prompt
+    assert QUOTE not in prompt.split("Question")[0]  # the quote is not a source, only the anchor
+    assert nxt.citations and nxt.citations[0].speakers[0] == "Cy Park"
