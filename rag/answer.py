@@ -15,7 +15,7 @@ from core.text import guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
 from rag.chat_answers import pinned_passages, question_for_generator, said_by
-from rag.citations import MARKER, Embed, attribute, sentences_of, strip_trailer
+from rag.citations import MARKER, Embed, attribute, best_sentence, cite_quote, sentences_of, strip_trailer
 from rag.context import build_passages, render_sources
 from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
@@ -135,7 +135,11 @@ class Assistant:
         answer.filters = filters.describe() if filters is not None else ""
         if memory is not None:
             answered = not answer.declined
-            memory.add(Turn(question, answer.text, query, cited_for_memory(answer), answered, follow.kind))
+            memory.add(
+                Turn(
+                    question, answer.text, query, cited_for_memory(answer, self.embed), answered, follow.kind
+                )
+            )
         return answer
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
@@ -306,20 +310,29 @@ def pin(chunks: list[Chunk], ranked: list[Hit]) -> list[Hit]:
     return [Hit(c, pinned=True) for c in chunks] + [h for h in ranked if h.chunk.id not in ids]
 
 
-def cited_for_memory(answer: Answer) -> list[dict[str, object]]:
-    """The passages the answer cited, with their citation labels and chunk ids, for a follow-up."""
+def cited_for_memory(answer: Answer, embed: Embed) -> list[dict[str, object]]:
+    """The passages the answer cited, with their citation labels and chunk ids, for a follow-up.
+    An answer given without a citation still came from its first passage: that one, with the
+    sentence that best supports the answer as its quote."""
     out: list[dict[str, object]] = []
     for c in answer.citations:
         p = next((p for p in answer.passages if p.text == c.text and p.first.source == c.source), None)
         if p is not None:
-            out.append(
-                {
-                    "label": c.label,
-                    "source": c.source,
-                    "chunk_ids": [ch.id for ch in p.chunks],
-                    "anchor": p.hit.chunk.id,  # the retrieved chunk
-                    "quote": c.quote,  # "who said that", "after that" start from this sentence
-                    "speakers": c.speakers,
-                }
-            )
+            out.append(_remembered(p, c.label, c.quote, c.speakers))
+    if not out and not answer.declined and answer.passages:
+        p = answer.passages[0]
+        quote = best_sentence(answer.text, p, embed)
+        cited = cite_quote(1, p, quote, 0.0)
+        out.append(_remembered(p, cited.label, quote, cited.speakers))
     return out
+
+
+def _remembered(p: Passage, label: str, quote: str, speakers: list[str]) -> dict[str, object]:
+    return {
+        "label": label,
+        "source": p.first.source,
+        "chunk_ids": [ch.id for ch in p.chunks],
+        "anchor": p.hit.chunk.id,  # the retrieved chunk
+        "quote": quote,  # "who said that", "after that" start from this sentence
+        "speakers": speakers,
+    }

@@ -195,12 +195,12 @@ def attribute(
                 sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages)
             ).unsupported
             best = int(np.argmax(row))
-            quote = _best_sentence(sent.plain, passages[best], embed)
+            quote = best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
     return _render(sents), _citations(sents, passages, support, embed), replaced
 
 
-def _best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
+def best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
     """The passage sentence that best supports `claim`: among those that state the most of the
     claim's numbers, the most similar. Similarity alone picks a wrong sentence across languages
     (an English claim, a Spanish passage), and the evidence must hold the number it vouches for."""
@@ -251,7 +251,7 @@ def _citations(
         p = passages[idx]
         claims = " ".join(s.plain for s in sents if idx in s.keep)
         score = float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep))
-        out.append(cite_quote(number, p, _best_sentence(claims, p, embed), score))
+        out.append(cite_quote(number, p, best_sentence(claims, p, embed), score))
     return out
 
 

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls) or int8-dynamic (int8 weights and activations)",
     )
     repetition_penalty: float = Field(1.0, gt=0, description="Generator repetition penalty (1.0: none)")
+    prompt_lookup: int = Field(
+        0, ge=0, le=64, description="Draft tokens copied from the prompt per decoding step (0: off)"
+    )
 
     @property
     def store_dir(self) -> Path:

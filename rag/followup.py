@@ -42,7 +42,9 @@ _SPEAKER = re.compile(
     re.I,
 )
 _AFTER = re.compile(
-    r"\b(?:after\s+(?:that|this|it)|afterwards|next|then|right\s+after|what\s+came\s+next|"
+    # "next" but not "next time / next year": that is a new question about the same subject.
+    r"\b(?:after\s+(?:that|this|it)|afterwards|next(?!\s+(?:time|year|month|week|day|episode|season|one))|"
+    r"then|right\s+after|what\s+came\s+next|"
     r"despu[eé]s(?:\s+de\s+eso)?|luego|a\s+continuaci[oó]n|acto\s+seguido|siguiente)\b",
     re.I,
 )

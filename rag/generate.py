@@ -70,6 +70,7 @@ class TransformersGenerator:
         cache_dir: Path | None = None,
         precision: str,
         repetition_penalty: float,
+        prompt_lookup: int = 0,
         **_: Any,
     ) -> None:
         import torch
@@ -80,6 +81,9 @@ class TransformersGenerator:
         self.device = device
         self.name = name or model
         self.repetition_penalty = repetition_penalty
+        # Draft tokens copied from the prompt where the answer's last words occur in it (answers
+        # quote their sources); checked in one forward pass, so greedy output is unchanged.
+        self.prompt_lookup = prompt_lookup
         # quantize=False (RAG_QUANTIZE) keeps every model exact; off the CPU there is no int8 path.
         self.precision = precision if quantize and device == "cpu" else "fp32"
         if self.precision not in PRECISIONS:
@@ -162,6 +166,7 @@ class TransformersGenerator:
                         do_sample=False,
                         repetition_penalty=self.repetition_penalty,
                         streamer=streamer,
+                        **({"prompt_lookup_num_tokens": self.prompt_lookup} if self.prompt_lookup else {}),
                         stopping_criteria=StoppingCriteriaList([_Stop()]),
                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                     )

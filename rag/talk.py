@@ -13,7 +13,7 @@ from core.types import Chunk
 
 # Roughly what one passage shows the generator (about 350 tokens).
 SPAN_CHARS = 1500
-_WINDOWS = 4  # neighbouring windows read at most, each way
+_WINDOWS = 8  # neighbouring windows read at most, each way, looking for the turn asked about
 
 _HOST = re.compile(r"\b(?:host|hosts|interviewer|moderator|presentador|presentadora|anfitri[oó]n|"
                    r"entrevistador|entrevistadora|moderador|moderadora)\b", re.I)  # fmt: skip
@@ -47,17 +47,17 @@ def locate(quote: str, chunks: list[Chunk]) -> Place | None:
 
 
 def wanted(question: str, speakers: list[str], quoted: str | None) -> Callable[[str | None], bool] | None:
-    """Whose words the question asks for: a speaker it names ("what did Chris say…"), someone other
-    than the quoted speaker ("the host", "the guest"), the same one ("what did she say…"), or
-    None: whoever spoke."""
+    """Whose words the question asks for: a speaker it names ("what did Chris say…"), the same
+    one ("what did she say…"), or someone other than the quoted speaker: "the host", "the guest",
+    and a plain "what came next" — the next turn of the conversation. None: no speakers known."""
     words = set(re.findall(r"\w+", question.lower()))
     named = [s for s in speakers if any(len(w) > 2 and w in words for w in re.findall(r"\w+", s.lower()))]
     if named:
         return lambda s: s in named
-    if quoted and (_HOST.search(question) or _GUEST.search(question)):
-        return lambda s: s is not None and s != quoted
-    if quoted and _SAME.search(question):
+    if quoted and _SAME.search(question) and not (_HOST.search(question) or _GUEST.search(question)):
         return lambda s: s == quoted
+    if quoted:
+        return lambda s: s is not None and s != quoted
     return None
 
 

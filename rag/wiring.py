@@ -226,6 +226,7 @@ def generator_provider(s: Settings) -> Callable[[], Generator]:
             name=s.generator,
             precision=s.generator_precision,
             repetition_penalty=s.repetition_penalty,
+            prompt_lookup=s.prompt_lookup,
         )
 
     return provide

@@ -1,6 +1,7 @@
-"""Generator benchmark: GGUF conversion and cache reload time, time to first token and decode
-tokens/s for both bundled generators at each precision (fp32, bf16, int8 weights, dynamic int8),
-on the same prompt and thread count.
+"""Generator benchmark: GGUF conversion and cache reload time, time to first token, decode
+tokens/s and the whole answer's time for both bundled generators at each precision (fp32, bf16,
+int8 weights, dynamic int8), with prompt-lookup drafts (tokens confirmed per forward pass), and
+llama.cpp on the same GGUF: the same ~1k-token RAG prompt, answer length and thread count.
 Prints and saves JSON.
 
     python scripts/bench_generate.py [--models qwen2.5-coder-0.5b-instruct,...] [--out bench-results/generate.json]
@@ -15,6 +16,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from core.types import Chunk
 from ingest.loaders import LoadOptions, loader_for
@@ -28,37 +30,54 @@ from rag.wiring import generator_provider
 
 ROOT = Path(__file__).resolve().parents[1]
 
-QUESTION = "Why do residual connections help very deep networks?"
+QUESTION = "Why do residual connections help very deep networks, and what else fixed vanishing gradients?"
+LECTURES = ("deep-learning-01-gradients.srt", "retrieval-03-bm25.md", "historia-04-lovelace.srt")
 
 
-def prompt_messages() -> list[Message]:
-    """A realistic RAG prompt built by the answer path itself: the sample corpus' gradient lecture
-    as source [1] (~500 tokens)."""
-    path = ROOT / "corpus" / "lectures" / "deep-learning-01-gradients.srt"
-    loader = loader_for(path)
-    assert loader is not None
-    doc = loader(path, LoadOptions())
-    text = " ".join(u.text for u in doc.units)
-    chunk = Chunk(
-        id="bench",
-        text=text,
-        source=str(path),
-        chunk_index=0,
-        title="Deep Learning 01",
-        kind=doc.kind,
-        content_hash="",
-    )
+def prompt_messages(target_tokens: int = 1000) -> list[Message]:
+    """A realistic RAG prompt built by the answer path itself: sample-corpus lectures as numbered
+    sources, as many as reach about `target_tokens` (4 characters a token), the last one cut."""
+    passages: list[Passage] = []
+    budget = target_tokens * 4
+    for n, name in enumerate(LECTURES, start=1):
+        path = ROOT / "corpus" / "lectures" / name
+        loader = loader_for(path)
+        assert loader is not None
+        doc = loader(path, LoadOptions())
+        text = " ".join(u.text for u in doc.units)[:budget]
+        budget -= len(text)
+        chunk = Chunk(
+            id=f"bench{n}",
+            text=text,
+            source=str(path),
+            chunk_index=0,
+            title=path.stem,
+            kind=doc.kind,
+            content_hash="",
+        )
+        passages.append(Passage(n, Hit(chunk), [chunk], text))
+        if budget <= 0:
+            break
     style = load_settings().answer_prompt
-    return answer_messages(QUESTION, "en", [Passage(1, Hit(chunk), [chunk], text)], "", style)
+    return answer_messages(QUESTION, "en", passages, "", style)
 
 
-def measure(s: Settings, new_tokens: int) -> dict[str, float]:
+def measure(s: Settings, new_tokens: int, prompt_tokens: int) -> dict[str, Any]:
     t = time.perf_counter()
     gen = generator_provider(s)()
     load_s = time.perf_counter() - t
-    # A fixed decode length to time: reach past the Generator protocol to the transformers model.
-    gen.model.generation_config.min_new_tokens = new_tokens  # type: ignore[attr-defined]
-    out = gen.generate(prompt_messages(), max_new_tokens=new_tokens)
+    # A fixed answer length to time: reach past the Generator protocol to the transformers model.
+    model = gen.model  # type: ignore[attr-defined]
+    model.generation_config.min_new_tokens = new_tokens
+    calls = [0]
+    forward = model.forward
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        return forward(*args, **kwargs)
+
+    model.forward = counted
+    out = gen.generate(prompt_messages(prompt_tokens), max_new_tokens=new_tokens)
     decode_s = out.seconds - out.first_token_s
     result = {
         "load_s": round(load_s, 2),
@@ -66,13 +85,17 @@ def measure(s: Settings, new_tokens: int) -> dict[str, float]:
         "output_tokens": out.output_tokens,
         "time_to_first_token_s": round(out.first_token_s, 2),
         "decode_tokens_per_s": round((out.output_tokens - 1) / decode_s, 2) if decode_s > 0 else 0.0,
+        "answer_s": round(out.seconds, 2),
+        # 1.0 without drafts; with prompt lookup, how many tokens each forward pass confirmed.
+        "tokens_per_forward": round(out.output_tokens / max(1, calls[0]), 2),
+        "text_head": out.text[:160],
     }
-    del gen
+    del gen, model
     gc.collect()
     return result
 
 
-def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
+def llama_cpp(threads: int, new_tokens: int, prompt_tokens: int) -> dict[str, object]:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -90,11 +113,17 @@ def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
             gguf = Path(tmp) / f"{name}.gguf"
             assert bundled.sha256 is not None
             assemble(gguf_parts(bundled), gguf, bundled.sha256)
-            llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=2048, verbose=False)
+            llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=4096, verbose=False)
+            banned = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
             t0 = time.perf_counter()
             first, count = 0.0, 0
+            # EOS banned: the same answer length as the transformers runs (min_new_tokens).
             stream = llm.create_chat_completion(
-                prompt_messages(), max_tokens=new_tokens, stream=True, temperature=0
+                prompt_messages(prompt_tokens),
+                max_tokens=new_tokens,
+                stream=True,
+                temperature=0,
+                logit_bias=dict.fromkeys(banned, -1e9),
             )
             for part in stream:
                 if part["choices"][0]["delta"].get("content"):
@@ -104,6 +133,8 @@ def llama_cpp(threads: int, new_tokens: int) -> dict[str, object]:
             results[name] = {
                 "time_to_first_token_s": round(first, 2),
                 "decode_tokens_per_s": round((count - 1) / (total - first), 2) if count > 1 else 0.0,
+                "answer_s": round(total, 2),
+                "output_chunks": count,
             }
             gguf.unlink()
     return results
@@ -117,7 +148,10 @@ def main() -> None:
     )
     ap.add_argument("--fresh", action="store_true", help="delete the cached conversion first, to time it")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--new-tokens", type=int, default=48)
+    ap.add_argument("--new-tokens", type=int, default=120)
+    ap.add_argument("--prompt-tokens", type=int, default=1000, help="about this long a RAG prompt")
+    ap.add_argument("--packed-prefill", action="store_true", help="also time int8 with the old prompt path")
+    ap.add_argument("--lookups", default="0", help="prompt-lookup draft lengths to time with int8, e.g. 0,10")
     ap.add_argument(
         "--precisions", default="fp32,bf16,int8,int8-dynamic", help="generator precisions to time"
     )
@@ -142,8 +176,25 @@ def main() -> None:
         speeds = {}
         for precision in args.precisions.split(","):
             entry[precision] = speeds[precision] = measure(
-                s.model_copy(update={"generator_precision": precision}), args.new_tokens
+                s.model_copy(update={"generator_precision": precision}), args.new_tokens, args.prompt_tokens
             )
+            if precision == "int8" and args.packed_prefill:
+                # The prompt through the packed int8 kernel too (before the widened bf16 path).
+                import rag.quantize
+
+                rows, rag.quantize.PREFILL_ROWS = rag.quantize.PREFILL_ROWS, 1 << 30
+                entry["int8-packed-prefill"] = measure(
+                    s.model_copy(update={"generator_precision": precision}),
+                    args.new_tokens,
+                    args.prompt_tokens,
+                )
+                rag.quantize.PREFILL_ROWS = rows
+            for lookup in [int(n) for n in args.lookups.split(",") if int(n)] if precision == "int8" else []:
+                entry[f"int8+lookup{lookup}"] = measure(
+                    s.model_copy(update={"generator_precision": "int8", "prompt_lookup": lookup}),
+                    args.new_tokens,
+                    args.prompt_tokens,
+                )
         if "fp32" in speeds:
             base = speeds["fp32"]["decode_tokens_per_s"] or 1.0
             entry["decode_speedup_vs_fp32"] = {
@@ -152,7 +203,7 @@ def main() -> None:
         results[name] = entry
         print(json.dumps({name: entry}, indent=2), flush=True)
     if args.llama:
-        results["llama_cpp"] = llama_cpp(args.threads, args.new_tokens)
+        results["llama_cpp"] = llama_cpp(args.threads, args.new_tokens, args.prompt_tokens)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

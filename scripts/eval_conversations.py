@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--set", type=Path, default=SET)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "changelog_practical_ai")
     ap.add_argument("--split", choices=("dev", "heldout", "all"), default="heldout")
+    ap.add_argument("--ids", default="", help="only these conversations, e.g. c01,c05")
     ap.add_argument("--no-generate", action="store_true", help="retrieval only (a scripted answer)")
     ap.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-chat"), help="reused between runs")
     ap.add_argument("-o", "--option", action="append", default=[], help="a setting, e.g. top_k=3")
@@ -50,6 +51,7 @@ def main() -> None:
         c
         for c in eval_data.load_conversations(args.set)
         if args.split == "all" or (c.id in DEV) == (args.split == "dev")
+        if not args.ids or c.id in args.ids.split(",")
     ]
     embedder = wiring.embedder_for_ingest(s)
     with wiring.ingest_session(s) as (store, manifest):

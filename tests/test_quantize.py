@@ -26,6 +26,23 @@ def test_int8_weight_linear_tracks_fp32_and_pickles() -> None:
     assert torch.equal(again(x), got)  # the cached model computes the same
 
 
+def test_a_prompt_and_a_decoding_step_compute_the_same_product() -> None:
+    """Many rows at once (reading a prompt) take the widened bf16 product, a few rows (decoding)
+    the packed int8 kernel: the same row gets the same numbers either way, up to bf16 rounding."""
+    torch = pytest.importorskip("torch")
+    from rag.quantize import PREFILL_ROWS, Int8WeightLinear
+
+    torch.manual_seed(0)
+    exact = torch.nn.Linear(256, 96)
+    layer = Int8WeightLinear(exact)
+    x = torch.randn(PREFILL_ROWS + 3, 256)
+    together = layer(x)
+    one_by_one = torch.cat([layer(x[i : i + 1]) for i in range(len(x))])
+    scale = float(together.abs().max())
+    assert float((together - one_by_one).abs().max()) / scale < 0.01
+    assert float((together - exact(x).detach()).abs().max()) / scale < 0.03
+
+
 def test_dynamic_int8_helper_quantizes_in_place() -> None:
     torch = pytest.importorskip("torch")
     from rag.quantize import quantize_dynamic_int8
