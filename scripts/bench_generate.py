@@ -113,7 +113,7 @@ def llama_cpp(threads: int, new_tokens: int, prompt_tokens: int) -> dict[str, ob
             gguf = Path(tmp) / f"{name}.gguf"
             assert bundled.sha256 is not None
             assemble(gguf_parts(bundled), gguf, bundled.sha256)
-            llm = Llama(model_path=str(gguf), n_threads=threads, n_ctx=4096, verbose=False)
+            llm: Any = Llama(model_path=str(gguf), n_threads=threads, n_ctx=4096, verbose=False)
             banned = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
             t0 = time.perf_counter()
             first, count = 0.0, 0
