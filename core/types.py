@@ -101,7 +101,7 @@ class Chunk:
     def turns(self) -> list[tuple[int, str]]:
         """Where a speaker's turn opens inside the text ("Ana: …" after a unit break), in order;
         the text before the first opener continues the turn of `speakers[0]`."""
-        if len(self.speakers) < 2:
+        if not self.speakers:
             return []
         names = "|".join(re.escape(s) for s in sorted(self.speakers, key=len, reverse=True))
         return [(m.start(), m.group(1)) for m in re.finditer(rf"(?:^|(?<=\s))({names}):\s", self.text)]

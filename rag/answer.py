@@ -11,11 +11,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.text import guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
-from rag.chat_answers import pinned_passages, question_for_generator, said_by
-from rag.citations import MARKER, Embed, attribute, best_sentence, cite_quote, sentences_of, strip_trailer
+from rag.chat_answers import pinned_passages, said_by, told
+from rag.citations import (
+    MARKER,
+    Embed,
+    attribute,
+    best_sentence,
+    cite_quote,
+    sentences_of,
+    strip_trailer,
+    support_matrix,
+)
 from rag.context import build_passages, render_sources
 from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
@@ -173,14 +184,13 @@ class Assistant:
         or an answer generated from them alone, without the earlier turns to repeat."""
         count = self.generator.count_tokens
         passages = pinned_passages(hits, count, self.options.context_tokens)
-        said = said_by(question, follow, lang, passages, hits)
+        said = said_by(question, follow, lang, passages, hits) or told(question, follow, lang, passages, hits)
         if said is not None:
             if on_token is not None:
                 on_token(said.text)
             said.model = ""
             return said
-        asked = question_for_generator(question, follow, lang)
-        gen = self._generate(asked, lang, passages, None, on_token, stop, timings)
+        gen = self._generate(question, lang, passages, None, on_token, stop, timings)
         return self._cite(question, follow.query, lang, gen, passages, hits, timings)
 
     def _context(self, hits: list[Hit], timings: dict[str, float]) -> list[Passage]:
@@ -312,16 +322,17 @@ def pin(chunks: list[Chunk], ranked: list[Hit]) -> list[Hit]:
 
 def cited_for_memory(answer: Answer, embed: Embed) -> list[dict[str, object]]:
     """The passages the answer cited, with their citation labels and chunk ids, for a follow-up.
-    An answer given without a citation still came from its first passage: that one, with the
-    sentence that best supports the answer as its quote."""
+    An answer given without a citation still came from its passages: the one whose sentence
+    supports the answer best, with that sentence as its quote."""
     out: list[dict[str, object]] = []
     for c in answer.citations:
         p = next((p for p in answer.passages if p.text == c.text and p.first.source == c.source), None)
         if p is not None:
             out.append(_remembered(p, c.label, c.quote, c.speakers))
     if not out and not answer.declined and answer.passages:
-        p = answer.passages[0]
-        quote = best_sentence(answer.text, p, embed)
+        quotes = [best_sentence(answer.text, p, embed) for p in answer.passages]
+        best = int(np.argmax(support_matrix([answer.text], quotes, embed)[0]))
+        p, quote = answer.passages[best], quotes[best]
         cited = cite_quote(1, p, quote, 0.0)
         out.append(_remembered(p, cited.label, quote, cited.speakers))
     return out

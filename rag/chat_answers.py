@@ -1,28 +1,29 @@
-"""Answers to chat follow-ups that the conversation's structure already holds (rag/followup.py):
-"who said that?" is read from the quoted sentence's turn, with no model call; "what did the host say
-after that?" is generated from the stretch of the talk that follows the quote, and from nothing
-else, so the model cannot answer it by repeating the previous answer."""
+"""Answers to chat follow-ups that the conversation's structure already holds (rag/followup.py),
+with no model call: "who said that?" is read from the quoted sentence's turn; "what did the host say
+after that?" quotes the opening of the host's next turn (rag/talk.py found it), "and before that?"
+the end of the turn before. Where neither can be read (no speaker is known, "the second source"),
+the model answers from the passage pointed at and nothing else: not the previous answer, which a
+small model repeats."""
 
 from __future__ import annotations
 
-from rag.citations import cite_quote
+from core.types import Chunk
+from rag.citations import cite_quote, sentences_of
 from rag.context import CountTokens, build_passages
 from rag.followup import FollowUp
 from rag.types import Answer, Hit, Passage
 
 SAID_BY = {"en": "It was {speaker} [1]: «{quote}»", "es": "Lo dijo {speaker} [1]: «{quote}»"}
-# Tells the generator where its one source sits in the talk; "that" in the question is the quote.
-WHERE = {
-    "after": {
-        "en": 'Source [1] is what was said right after "{quote}".',
-        "es": 'La fuente [1] es lo que se dijo justo después de "{quote}".',
-    },
-    "before": {
-        "en": 'Source [1] is what was said right before "{quote}".',
-        "es": 'La fuente [1] es lo que se dijo justo antes de "{quote}".',
-    },
+TOLD = {
+    "after": {"en": "Right after that, {speaker} said [1]: «{quote}»", "es": "Justo después, {speaker} dijo [1]: «{quote}»"},
+    "before": {"en": "Right before that, {speaker} said [1]: «{quote}»", "es": "Justo antes, {speaker} dijo [1]: «{quote}»"},
+}  # fmt: skip
+TOLD_BY_NOBODY = {
+    "after": {"en": "Right after that [1]: «{quote}»", "es": "Justo después [1]: «{quote}»"},
+    "before": {"en": "Right before that [1]: «{quote}»", "es": "Justo antes [1]: «{quote}»"},
 }
 _QUOTE_CHARS = 240
+_TOLD_CHARS = 160  # sentences are quoted until this many characters (or three sentences)
 
 
 def _short(quote: str) -> str:
@@ -49,9 +50,41 @@ def said_by(
     return Answer(question, follow.query, text, citations=[citation], passages=passages[:1], hits=hits)
 
 
-def question_for_generator(question: str, follow: FollowUp, lang: str) -> str:
-    """The question as the generator reads it: with "after/before that" anchored to the quote."""
-    where = WHERE.get(follow.kind, {})
-    if not where or not follow.quote:
-        return question
-    return f"{question}\n({where.get(lang, where['en']).format(quote=_short(follow.quote))})"
+def told(
+    question: str, follow: FollowUp, lang: str, passages: list[Passage], hits: list[Hit]
+) -> Answer | None:
+    """ "What did the host say after that?": the opening sentences of the turn the follow-up
+    points at (the closing ones, before that), quoted with its speaker."""
+    if follow.kind not in TOLD or not passages or not passages[0].chunks:
+        return None
+    chunks = passages[0].chunks
+    piece = chunks[0] if follow.kind == "after" else chunks[-1]
+    speaker, turn = _turn(piece, follow.kind == "after")
+    sentences = sentences_of(turn)
+    if follow.kind == "before":
+        sentences = sentences[::-1]
+    chosen: list[str] = []
+    for sentence in sentences[:3]:
+        chosen.append(sentence)
+        if sum(len(c) for c in chosen) >= _TOLD_CHARS:
+            break
+    if not chosen:
+        return None
+    quote = " ".join(chosen if follow.kind == "after" else chosen[::-1])
+    forms = TOLD if speaker else TOLD_BY_NOBODY
+    text = forms[follow.kind].get(lang, forms[follow.kind]["en"]).format(speaker=speaker, quote=quote)
+    citation = cite_quote(1, passages[0], quote, 1.0)
+    return Answer(question, follow.query, text, citations=[citation], passages=passages[:1], hits=hits)
+
+
+def _turn(piece: Chunk, first: bool) -> tuple[str | None, str]:
+    """The speaker and text of the piece's first turn (or last), without its "Name:" opener."""
+    turns = piece.turns()
+    if first:
+        opens = turns[0] if turns and turns[0][0] == 0 else None
+        end = next((at for at, _ in turns if at > 0), len(piece.text))
+        start = 0 if opens is None else len(opens[1]) + 1
+        return piece.speaker_at(0), piece.text[start:end].strip()
+    at, name = turns[-1] if turns else (0, None)
+    start = at + len(name) + 1 if name else 0
+    return piece.speaker_at(len(piece.text) - 1), piece.text[start:].strip()
