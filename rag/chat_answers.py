@@ -45,7 +45,8 @@ def said_by(
     quote = follow.quote.strip()
     if not follow.speaker or not quote or not passages or quote[:80] not in passages[0].text:
         return None
-    text = SAID_BY.get(lang, SAID_BY["en"]).format(speaker=follow.speaker, quote=_short(quote))
+    shown = quote.removeprefix(f"{follow.speaker}:").strip()  # a sentence that opens the turn
+    text = SAID_BY.get(lang, SAID_BY["en"]).format(speaker=follow.speaker, quote=_short(shown))
     citation = cite_quote(1, passages[0], quote, 1.0)
     return Answer(question, follow.query, text, citations=[citation], passages=passages[:1], hits=hits)
 

@@ -130,3 +130,29 @@ def test_the_chat_path_answers_who_and_what_next(env: Env) -> None:
     before = a.ask("¿Y qué dijo Ana antes de eso?", memory=memory)  # before the turn cited last
     assert before.text == "Justo antes, Ana Ruiz dijo [1]: «How fast is a search over a billion vectors?»"
     assert len(gen.prompts) == 1  # only the first answer was generated
+
+
+def test_an_answer_given_without_a_citation_still_leaves_its_passage_for_follow_ups(env: Env) -> None:
+    from rag.answer import cited_for_memory
+    from rag.types import Answer, Hit, Passage
+
+    window = _place(env).chunk
+    other = next(c for c in _windows(env) if QUOTE not in c.text)
+    passages = [Passage(1, Hit(other), [other], other.text), Passage(2, Hit(window), [window], window.text)]
+    answer = Answer("q", "q", "An explosion of retrieval tools in the next twelve months.", passages=passages)
+    remembered = cited_for_memory(answer, env.embedder.embed)
+    assert remembered and remembered[0]["quote"] == QUOTE and remembered[0]["speakers"] == ["Bo Chen"]
+    declined = Answer("q", "q", "No.", refused=True, passages=passages)
+    assert cited_for_memory(declined, env.embedder.embed) == []
+
+
+def test_a_window_that_opens_with_its_only_speakers_turn_has_that_turn() -> None:
+    # A long turn fills a window alone: "after that" must still find where it starts.
+    alone = Chunk(
+        "w", "Cy Park: That reminds me of cars.", "/t.md", 3, "t", "transcript", "h", speakers=("Cy Park",)
+    )
+    assert alone.turns() == [(0, "Cy Park")]
+    lecture = Chunk(
+        "l", "Today we talk about cars.", "/l.srt", 0, "l", "subtitles", "h", speakers=("Dr. Ana",)
+    )
+    assert lecture.turns() == [] and lecture.speaker_at(5) == "Dr. Ana"
