@@ -186,6 +186,7 @@ def attribute(
     sents = [
         _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[]) for raw in sentences_of(answer)
     ]
+    sents = _fold_bare_markers(sents)
     support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed)
     replaced: list[str] = []
     for sent, row in zip(sents, support, strict=True):
@@ -198,6 +199,17 @@ def attribute(
             quote = best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
     return _render(sents), _citations(sents, passages, support, embed), replaced
+
+
+def _fold_bare_markers(sents: list[_Sentence]) -> list[_Sentence]:
+    """A "sentence" that is only a marker ("… 2000 personas [1]. [2].") belongs to the one before."""
+    out: list[_Sentence] = []
+    for sent in sents:
+        if out and not re.sub(r"[\W_]+", "", sent.plain):
+            out[-1].cited = list(dict.fromkeys(out[-1].cited + sent.cited))
+            continue
+        out.append(sent)
+    return out
 
 
 def best_sentence(claim: str, passage: Passage, embed: Embed) -> str:

@@ -230,6 +230,11 @@ def test_uncited_supported_sentence_gets_a_citation() -> None:
     assert text.endswith("[1].") and cits[0].source == "/d/0.md"
 
 
+def test_a_marker_left_alone_after_a_sentence_joins_it() -> None:
+    text, cits, _ = attribute("Adam uses beta1 0.9 and beta2 0.999 by default [3]. [2].", _passages(), embed)
+    assert text == "Adam uses beta1 0.9 and beta2 0.999 by default [1]." and len(cits) == 1
+
+
 def test_citations_renumbered_in_order_of_use() -> None:
     text, cits, _ = attribute(
         "Adam uses beta1 0.9 by default [3]. Residual connections let gradients flow [2].", _passages(), embed
