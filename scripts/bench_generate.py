@@ -95,7 +95,7 @@ def measure(s: Settings, new_tokens: int, prompt_tokens: int) -> dict[str, Any]:
     return result
 
 
-def llama_cpp(threads: int, new_tokens: int, prompt_tokens: int) -> dict[str, object]:
+def llama_cpp(models: list[str], threads: int, new_tokens: int, prompt_tokens: int) -> dict[str, object]:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -108,7 +108,7 @@ def llama_cpp(threads: int, new_tokens: int, prompt_tokens: int) -> dict[str, ob
 
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"):
+        for name in models:
             bundled = BUNDLED[name]
             gguf = Path(tmp) / f"{name}.gguf"
             assert bundled.sha256 is not None
@@ -203,7 +203,9 @@ def main() -> None:
         results[name] = entry
         print(json.dumps({name: entry}, indent=2), flush=True)
     if args.llama:
-        results["llama_cpp"] = llama_cpp(args.threads, args.new_tokens, args.prompt_tokens)
+        results["llama_cpp"] = llama_cpp(
+            args.models.split(","), args.threads, args.new_tokens, args.prompt_tokens
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
