@@ -4,18 +4,37 @@ Expected errors become one red line on stderr and exit 1; usage errors exit 2 (T
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from rag import __version__
+from rag.cli_common import (
+    FAILED_FILES_EXIT,
+    CollectionOpt,
+    GeneratorOpt,
+    JsonOpt,
+    LangOpt,
+    RerankOpt,
+    SinceOpt,
+    SourceOpt,
+    SpeakerOpt,
+    StoreOpt,
+    TokenOpt,
+    UntilOpt,
+    UrlOpt,
+    console,
+    err,
+    friendly,
+    quiet_libraries,
+    settings,
+    show_status_lines,
+)
+from rag.cli_eval import eval_
 
 if TYPE_CHECKING:
     from ingest.media import MediaTranscripts
@@ -29,83 +48,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-# `rag ingest` finished, everything readable is indexed, but some files could not be read: distinct
-# from 1 (the run itself failed) so scripts can tell "partly done" from "not done".
-FAILED_FILES_EXIT = 3
-
-CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", "-c", help="Collection name (default: settings, 'default').")
-]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Chroma folder for the embedded store (default: $RAG_HOME/store)."),
-]
-UrlOpt = Annotated[
-    str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000.")
-]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--chroma-token", help="Auth token for the Chroma server.", envvar="RAG_CHROMA_TOKEN"),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-
-
-def friendly(fn: F) -> F:
-    """Expected failures → one red line and exit 1; Ctrl-C → exit 130, never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.errors import RagError
-
-        try:
-            return fn(*args, **kwargs)
-        except RagError as exc:
-            from rag.ui.render import markup_safe
-
-            err.print(f"[red]error:[/] {markup_safe(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print(
-                "[yellow]interrupted[/]; what was written is consistent — run the command again to finish"
-            )
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get("RAG_DEBUG"):
-                raise
-            from rag.ui.render import markup_safe
-
-            err.print(
-                f"[red]internal error:[/] {type(exc).__name__}: {markup_safe(str(exc))} (set RAG_DEBUG=1 for a traceback)",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(**overrides: Any) -> Any:
-    from pydantic import ValidationError
-
-    from rag.config import load_settings
-    from rag.errors import InputError
-
-    try:
-        s = load_settings(**overrides)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    # Decided here, from every settings source (config.toml included), before any hub client loads:
-    # an offline machine would otherwise wait on timeouts.
-    if not s.allow_network:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return s
 
 
 def _version(value: bool) -> None:
@@ -170,7 +112,7 @@ def ingest(
 
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    s = _settings(
+    s = settings(
         collection=collection,
         store=store,
         chroma_url=chroma_url,
@@ -235,7 +177,7 @@ def status(
     from rag import wiring
     from rag.ui.ingest import collections_table, documents_table
 
-    s = _settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
+    s = settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
     store_ = wiring.open_store(s)
     manifest = wiring.open_manifest(s, store_)
     try:
@@ -276,7 +218,7 @@ def doctor(
     from rag.errors import InputError
     from rag.ui.render import safe
 
-    s = _settings(store=store)
+    s = settings(store=store)
     if s.chroma_url:
         raise InputError("rag doctor checks an embedded store; a Chroma server keeps its own files")
     if not s.store_dir.exists():
@@ -324,7 +266,7 @@ def models(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from rag import wiring
     from rag.ui.render import models_table
 
-    s = _settings()
+    s = settings()
     rows = wiring.model_rows(s)
     if as_json:
         console.print_json(json.dumps([r.__dict__ for r in rows]))
@@ -343,7 +285,7 @@ def models_pull(
     from rag.models import pull_bundled
     from rag.ui.render import pull_progress
 
-    s = _settings()
+    s = settings()
     start = time.perf_counter()
     with pull_progress(console) as on_progress:
         folder = pull_bundled(name, s.models_dir, on_progress)
@@ -366,25 +308,6 @@ def _filters(
     from rag.retrieve import filters_from
 
     return filters_from(source, speaker, since, until, lang, flag="--")
-
-
-SourceOpt = Annotated[
-    str | None, typer.Option("--source", help="Only documents whose path matches this glob.")
-]
-SpeakerOpt = Annotated[str | None, typer.Option("--speaker", help="Only passages with this speaker.")]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only documents dated on/after YYYY[-MM[-DD]].")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only documents dated on/before YYYY[-MM[-DD]].")
-]
-LangOpt = Annotated[str | None, typer.Option("--lang", help="Only documents in this language (en, es, ...).")]
-RerankOpt = Annotated[
-    bool, typer.Option("--rerank/--no-rerank", help="Rerank candidates with the cross-encoder.")
-]
-GeneratorOpt = Annotated[
-    str | None, typer.Option("--generator", "-g", help="Generator spec (bundled name, path or hub id).")
-]
 
 
 @app.command()
@@ -411,7 +334,7 @@ def ask(
 
     if not question.strip():
         raise InputError("the question is empty")
-    s = _settings(
+    s = settings(
         collection=collection,
         store=store,
         chroma_url=chroma_url,
@@ -468,7 +391,7 @@ def chat(
     from rag.serve.command import running_server
     from rag.ui.chat import ChatSession, Conversation, LocalConversation, RemoteConversation
 
-    s = _settings(
+    s = settings(
         collection=collection,
         store=store,
         chroma_url=chroma_url,
@@ -519,7 +442,7 @@ def serve(
     """Keep the models loaded and answer over HTTP (streaming); `rag ask` and `rag chat` use it."""
     from rag.serve.command import serve as run_server
 
-    s = _settings(
+    s = settings(
         store=store,
         chroma_url=chroma_url,
         chroma_token=chroma_token,
@@ -530,131 +453,7 @@ def serve(
     run_server(s, err, preload=preload)
 
 
-@app.command("eval")
-@friendly
-def eval_(
-    dataset: Annotated[
-        Path, typer.Argument(help="QA JSONL, SQuAD JSON, or a BEIR / Cranfield / CLAP NQ folder.")
-    ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="auto, squad, beir, cranfield, clapnq or jsonl.")
-    ] = "auto",
-    corpus: Annotated[
-        Path | None, typer.Option("--corpus", help="Folder of documents for a JSONL file with gold_sources.")
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Evaluate the first N questions.")
-    ] = None,
-    generate: Annotated[
-        bool,
-        typer.Option("--generate/--no-generate", help="Also generate answers (slow); off = retrieval only."),
-    ] = True,
-    rerank: RerankOpt = True,
-    generator: GeneratorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Measure retrieval (dense, hybrid, reranked) and answers on a data set, in a throw-away collection."""
-    from rag import eval_data, wiring
-
-    s = _settings(generator=generator)
-    if eval_data.is_conversations(dataset):
-        return _eval_conversations(s, dataset, corpus, limit, generate, rerank, as_json)
-    from rag.evaluate import run_eval
-    from rag.ui.eval import render_eval
-
-    evalset = eval_data.load(dataset, fmt, corpus).limit(limit)
-    if not evalset.queries:
-        from rag.errors import InputError
-
-        raise InputError(f"{dataset}: no questions to evaluate")
-    embedder = wiring.embedder_for_ingest(s)
-    reranker = wiring.reranker(s) if rerank else None
-    options = wiring.ask_options(s, embedder.name, reranker)
-    factory = wiring.generator_provider(s) if generate else None
-    chunk = wiring.chunk_config(s, embedder)
-    _report_eval(
-        as_json,
-        lambda on_progress: run_eval(
-            evalset, embedder, chunk, reranker, factory, options, corpus, on_progress
-        ),
-        render_eval,
-    )
-
-
-def _report_eval(as_json: bool, run: Callable[[Any], Any], render: Callable[[Any, Console], None]) -> None:
-    """Run an evaluation under a progress bar (on a terminal), then print it as JSON or tables."""
-    from rag.ui.eval import EvalProgress
-
-    progress = EvalProgress(err) if not as_json and sys.stderr.isatty() else None
-    with progress if progress is not None else ExitStack():
-        report = run(progress.update if progress is not None else None)
-    if as_json:
-        console.print_json(json.dumps(report.to_dict()))
-    else:
-        render(report, console)
-
-
-def _eval_conversations(
-    s: Any, dataset: Path, corpus: Path | None, limit: int | None, generate: bool, rerank: bool, as_json: bool
-) -> None:
-    """`rag eval` on a multi-turn JSONL set: every turn through the chat path (rag/eval_chat.py)."""
-    from rag import eval_data, wiring
-    from rag.errors import InputError
-    from rag.eval_chat import run_conversations
-    from rag.ui.eval import render_chat_eval
-
-    if corpus is None or not corpus.is_dir():
-        raise InputError(f"{dataset} is a conversation set: pass --corpus FOLDER with the documents it cites")
-    conversations = eval_data.load_conversations(dataset)[:limit]
-    embedder = wiring.embedder_for_ingest(s)
-    reranker = wiring.reranker(s) if rerank else None
-    options = wiring.ask_options(s, embedder.name, reranker)
-    factory = wiring.generator_provider(s) if generate else None
-    chunk = wiring.chunk_config(s, embedder)
-    _report_eval(
-        as_json,
-        lambda on_progress: run_conversations(
-            dataset.stem, conversations, corpus, embedder, chunk, reranker, factory, options, on_progress
-        ),
-        render_chat_eval,
-    )
-
-
-def quiet_libraries() -> None:
-    """Library progress bars and advisories would garble our own output."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF conversion bar ignores its own switch
-    import warnings
-
-    # torch deprecates the int8 tensor API we load through; its warnings are for developers.
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\..*)?$")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch(\..*)?$")
-
-
-def show_status_lines() -> None:
-    """What `rag.*` loggers announce at INFO (slow first-time steps: pulling, converting,
-    quantizing, loading) is printed on stderr as it happens, with the time since start."""
-    import logging
-    import time
-
-    start = time.monotonic()
-
-    class ToConsole(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            from rag.ui.render import markup_safe
-
-            err.print(
-                f"[dim]{time.monotonic() - start:5.1f}s  {markup_safe(record.getMessage())}[/]",
-                highlight=False,
-            )
-
-    log = logging.getLogger("rag")
-    log.setLevel(logging.INFO)
-    log.addHandler(ToConsole())
-    log.propagate = False
+app.command("eval")(eval_)
 
 
 def main() -> None:

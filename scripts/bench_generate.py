@@ -21,7 +21,7 @@ from typing import Any
 from core.types import Chunk
 from ingest.loaders import LoadOptions, loader_for
 from rag.answer import answer_messages
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import Settings, load_settings
 from rag.generate import Message
 from rag.models import describe, forget_conversion, resolve

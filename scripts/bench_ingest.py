@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ingest.pipeline import IngestOptions, Ingestor
 from rag import wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from core.types import Chunk
 from ingest.chunking import chunk_document
 from ingest.loaders import LoadOptions, loader_for
 from rag import wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from rag.retrieve import Retriever
 

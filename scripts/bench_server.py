@@ -26,7 +26,7 @@ from ingest.manifest import Manifest, ManifestStore
 from ingest.pipeline import IngestOptions, Ingestor
 from ingest.remote_manifest import ChromaManifest
 from rag import wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from rag.retrieve import Retriever
 

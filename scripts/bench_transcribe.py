@@ -26,7 +26,7 @@ from typing import Any
 
 from ingest.pipeline import STATUSES, IngestOptions, Ingestor
 from rag import wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from scripts.media_fixtures import espeak_available, speak_talk, to_mp3
 

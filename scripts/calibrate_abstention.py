@@ -29,7 +29,7 @@ from ingest.pipeline import IngestOptions, Ingestor
 from rag import wiring
 from rag.abstain import Abstention, Evidence, evidence
 from rag.answer import Assistant
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import Settings, load_settings
 from rag.generate import Generator
 

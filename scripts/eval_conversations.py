@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingest.pipeline import IngestOptions, Ingestor
 from rag import eval_data, wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from rag.eval_chat import ask_conversations, summarize
 from rag.generate import ScriptedGenerator

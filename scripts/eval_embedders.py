@@ -25,7 +25,7 @@ from typing import Any
 
 from core.embedder import CachedEmbedder
 from rag import eval_data, wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from rag.eval_data import EvalQuery, EvalSet
 from rag.evaluate import run_eval

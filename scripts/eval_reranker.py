@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag import eval_data, wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 from rag.evaluate import Ranking, run_eval
 from rag.metrics import mrr_at, ndcg_at

@@ -42,7 +42,7 @@ import numpy as np
 
 from core.lexical import LexicalIndex
 from rag import wiring
-from rag.cli import quiet_libraries
+from rag.cli_common import quiet_libraries
 from rag.config import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
