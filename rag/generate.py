@@ -1,4 +1,5 @@
-"""Generator protocol, the transformers generator (streaming, int8 on CPU), and a scripted fake."""
+"""Generator protocol, the transformers generator (streaming, int8 on CPU), an optional llama.cpp
+one, and a scripted fake."""
 
 from __future__ import annotations
 
@@ -227,6 +228,70 @@ def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], An
     finally:
         Path(tmp).unlink(missing_ok=True)
     return quantized
+
+
+@register_generator("llama-cpp", model_role="gguf")
+class LlamaCppGenerator:
+    """llama.cpp on the GGUF file itself, through llama-cpp-python: optional (`pip install
+    llama-cpp-python` compiles llama.cpp for this CPU; nothing in the default install needs a
+    compiler). Selected with RAG_GENERATOR_BACKEND=llama-cpp; greedy, like the default."""
+
+    def __init__(
+        self, model: str, *, threads: int | None = None, name: str | None = None, repetition_penalty: float = 1.0,
+        context: int = 8192, **_: Any,
+    ) -> None:  # fmt: skip
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ModelError(
+                "the llama-cpp generator needs llama-cpp-python: pip install llama-cpp-python "
+                "(it compiles llama.cpp: a C compiler and cmake are needed)"
+            ) from None
+        self.name = name or Path(model).stem
+        self.repetition_penalty = repetition_penalty
+        logging.getLogger("rag.generate").info("loading the generator %s (llama.cpp)", self.name)
+        try:
+            self.llm: Any = Llama(
+                model_path=model, n_threads=threads or os.cpu_count(), n_ctx=context, verbose=False
+            )
+        except Exception as exc:
+            raise ModelError(f"cannot load generator {model!r}: {str(exc).splitlines()[0]}") from None
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 256,
+        on_token: OnToken | None = None,
+        stop: threading.Event | None = None,
+    ) -> Generation:
+        t0 = time.perf_counter()
+        first, pieces, interrupted = 0.0, [], False
+        stream = self.llm.create_chat_completion(
+            list(messages), max_tokens=max_new_tokens, temperature=0.0, repeat_penalty=self.repetition_penalty,
+            stream=True,
+        )  # fmt: skip
+        try:
+            for part in stream:
+                if stop is not None and stop.is_set():
+                    interrupted = True
+                    break
+                piece = part["choices"][0]["delta"].get("content") or ""
+                if piece:
+                    first = first or time.perf_counter() - t0
+                    pieces.append(piece)
+                    if on_token is not None:
+                        on_token(piece)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            stream.close()
+        text = "".join(pieces)
+        n_in = sum(self.count_tokens(m["content"]) for m in messages)
+        return Generation(text, n_in, self.count_tokens(text), time.perf_counter() - t0, first, interrupted)
 
 
 @register_generator("scripted")

@@ -20,6 +20,7 @@ import importlib.metadata as md
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,6 +304,8 @@ def network_allowed(allow: bool) -> bool:
 
 def describe(spec: str, role: str, models_dir: Path, allow_network: bool = False) -> Resolution:
     """Where a spec resolves and whether it is ready, without loading or converting anything."""
+    if role == GGUF_ROLE:
+        return _describe_gguf(spec, models_dir)
     b = BUNDLED.get(spec.lower())
     if b is not None:
         try:
@@ -430,6 +433,8 @@ def resolve(
     res = describe(spec, role, models_dir, allow_network)
     if res.status == "missing":
         raise ModelMissing(res.detail)
+    if role == GGUF_ROLE and res.status != "ready":
+        return str(_assembled_gguf(BUNDLED[spec.lower()], models_dir, on_status))
     if res.status == "ready" or res.kind == "hub":
         return res.location
     b = BUNDLED.get(spec.lower())
@@ -448,6 +453,60 @@ def resolve(
         return str(convert_bundled_gguf(b, models_dir, on_status))
     file = Path(spec).expanduser()
     return str(convert_gguf(file, _local_gguf_cache(models_dir, file), on_status))
+
+
+# Backends that read a GGUF file themselves (llama.cpp) resolve their spec in this role: a bundled
+# GGUF generator is assembled (not converted) once into the cache; a local .gguf is used as it is.
+GGUF_ROLE = "gguf"
+
+
+def _gguf_target(b: Bundled, models_dir: Path) -> Path:
+    assert b.sha256 is not None
+    return models_dir / f"{b.name}-{b.sha256[:12]}.gguf"
+
+
+def _describe_gguf(spec: str, models_dir: Path) -> Resolution:
+    b = BUNDLED.get(spec.lower())
+    if b is not None and b.is_gguf:
+        target = _gguf_target(b, models_dir)
+        if target.exists():
+            return Resolution(spec, "generator", "bundled", str(target), "ready", _size(target), b.about)
+        try:
+            parts = gguf_parts(b)
+        except ModelMissing as exc:
+            return Resolution(spec, "generator", "bundled", "", "missing", 0, str(exc))
+        size = sum(p.stat().st_size for p in parts)
+        about = f"{b.about}; assembled into {target} on first use, for llama.cpp (seconds)"
+        return Resolution(spec, "generator", "bundled", str(parts[0].parent), "convert", size, about)
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return Resolution(spec, "generator", "local", str(path.resolve()), "ready", _size(path))
+    known = ", ".join(x.name for x in BUNDLED.values() if x.is_gguf)
+    return Resolution(
+        spec,
+        "generator",
+        "local",
+        "",
+        "missing",
+        0,
+        f"{spec!r} is not a bundled GGUF generator ({known}) or a .gguf file",
+    )
+
+
+def _assembled_gguf(b: Bundled, models_dir: Path, on_status: Callable[[str], None]) -> Path:
+    assert b.sha256 is not None
+    target = _gguf_target(b, models_dir)
+    parts = gguf_parts(b)
+    on_status(f"assembling {b.name} from {len(parts)} parts (once)")
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=models_dir, prefix=".gguf-", suffix=".part")
+    os.close(fd)
+    try:
+        assemble(parts, Path(tmp), b.sha256)  # checks the digest: a mismatch leaves nothing
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
 
 
 def convert_bundled_gguf(

@@ -239,3 +239,42 @@ def test_a_first_run_announces_what_it_will_build(
     assert built == ["qwen2.5-coder-1.5b-instruct"]  # built first, before the embedder loads
     assert "first use of qwen2.5-coder-1.5b-instruct (generator)" in caplog.text
     assert "converted to" in caplog.text and "whisper" not in caplog.text
+
+
+def test_the_gguf_role_assembles_a_bundled_generator_once_and_takes_a_local_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp reads the GGUF itself: assembled and checked once, never converted."""
+    parts = _fake_parts(tmp_path)
+    digest = hashlib.sha256(b"abc" * 1000 + b"def" * 1000).hexdigest()
+    monkeypatch.setitem(
+        models.BUNDLED, "fake-gguf", Bundled("fake-gguf", "generator", ("x",), "1", sha256=digest)
+    )
+    monkeypatch.setattr(models, "gguf_parts", lambda b: parts)
+    cache = tmp_path / "models"
+    assert describe("fake-gguf", models.GGUF_ROLE, cache).status == "convert"
+    path = Path(resolve("fake-gguf", models.GGUF_ROLE, cache))
+    assert path.read_bytes() == b"abc" * 1000 + b"def" * 1000 and path.suffix == ".gguf"
+    assert describe("fake-gguf", models.GGUF_ROLE, cache).status == "ready"
+    assert [p.name for p in cache.iterdir()] == [path.name]  # no temp file left
+    bad = Bundled("bad-gguf", "generator", ("x",), "1", sha256="e" * 64)
+    monkeypatch.setitem(models.BUNDLED, "bad-gguf", bad)
+    with pytest.raises(ChecksumError):
+        resolve("bad-gguf", models.GGUF_ROLE, cache)
+    assert [p.name for p in cache.iterdir()] == [path.name]
+    local = tmp_path / "mine.gguf"
+    local.write_bytes(b"GGUF")
+    assert resolve(str(local), models.GGUF_ROLE, cache) == str(local.resolve())
+    with pytest.raises(ModelMissing, match="not a bundled GGUF generator"):
+        resolve(str(tmp_path / "notes.txt"), models.GGUF_ROLE, cache)
+
+
+def test_the_llama_cpp_generator_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from rag.errors import ModelError
+    from rag.generate import make_generator
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # not installed
+    with pytest.raises(ModelError, match="pip install llama-cpp-python"):
+        make_generator("llama-cpp", "/x/model.gguf")

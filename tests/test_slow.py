@@ -185,6 +185,23 @@ def test_end_to_end_cites_the_right_talk_and_abstains(real: Path, corpus_copy: P
     assert any(c["source"].endswith("injection.md") for c in data["citations"]), data["citations"]
 
 
+def test_the_llama_cpp_generator_answers_with_citations(
+    real: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The optional backend end to end: the bundled GGUF assembled once, streamed, cited."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is optional (pip install llama-cpp-python)")
+    result = runner.invoke(app, ["ingest", str(corpus_copy)])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "llama-cpp")
+    result = runner.invoke(
+        app, ["ask", "How many layers did ResNet train on ImageNet with residual connections?", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert "152" in data["answer"] and data["tokens"]["output"] > 0
+    assert any(c["source"].endswith("deep-learning-01-gradients.srt") for c in data["citations"])
+
+
 def test_any_cross_encoder_plugs_in_by_setting(
     real: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
