@@ -108,6 +108,8 @@ def stats_line(answer: Answer) -> str:
             f"[dim]searched: {escape(repr(answer.query))}{within} — {answer.abstain_reason}; "
             f"{t.get('total', 0):.2f}s[/]"
         )
+    if not answer.model:  # a chat follow-up read from the talk (rag/chat_answers.py)
+        return f"[dim]read from the cited talk, no model call; {t.get('total', 0):.2f}s[/]"
     speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
     return (
         f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
