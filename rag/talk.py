@@ -4,6 +4,7 @@ reads each neighbouring window only from where the previous one ends."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -77,9 +78,18 @@ def _new_from(previous: Chunk, chunk: Chunk) -> int:
 
 
 def _piece(chunk: Chunk, start: int, end: int) -> Chunk:
-    """Characters start..end of a window as a chunk of its own, times and speakers narrowed."""
+    """Characters start..end of a window as a chunk of its own: times and speakers narrowed, and
+    the cue positions kept (shifted), so a citation of it can narrow further to its quote."""
+    while start < end and chunk.text[start].isspace():
+        start += 1
     narrowed = chunk.narrowed_to(start, end)
-    return replace(narrowed, text=chunk.text[start:end].strip(), spans="")
+    rows = json.loads(chunk.spans) if chunk.spans else []
+    kept = [
+        [max(0, row[0] - start), *row[1:]]
+        for i, row in enumerate(rows)
+        if row[0] < end and (rows[i + 1][0] if i + 1 < len(rows) else len(chunk.text)) > start
+    ]
+    return replace(narrowed, text=chunk.text[start:end].rstrip(), spans=json.dumps(kept) if kept else "")
 
 
 def after(

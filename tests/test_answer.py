@@ -315,6 +315,18 @@ def test_after_and_before_that_read_the_talk_from_the_quote(indexed: Env, questi
         assert before.endswith(pinned[-1].text[-80:]) and before.endswith(quoted)
         assert second.text == f"Justo antes, Dr. Alice Moreno dijo [1]: «{quoted}»"
     assert 40 < len(quoted) < 400
+    # The citation points at the cues of the quoted sentences, not the whole piece.
+    from ingest.loaders import LoadOptions, loader_for
+
+    path = Path(second.citations[0].source)
+    load = loader_for(path)
+    assert load is not None
+    cues = [u for u in load(path, LoadOptions()).units if u.text.strip() and u.text.strip() in quoted]
+    assert (
+        cues
+        and second.citations[0].start_s == cues[0].start_s
+        and second.citations[0].end_s == cues[-1].end_s
+    )
     assert memory.session.turns[-1].kind == ("after" if step > 0 else "before")
     assert len(gen.prompts) == calls  # read from the talk, no generation
 
