@@ -137,7 +137,7 @@ class Assistant:
         if abstain:
             answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
         elif follow.structural:
-            answer = self._follow_answer(question, lang, follow, hits, memory, on_token, stop, timings)
+            answer = self._follow_answer(question, lang, follow, hits, on_token, stop, timings)
         else:
             passages = self._context(hits, timings)
             gen = self._generate(question, lang, passages, memory, on_token, stop, timings)
@@ -175,7 +175,6 @@ class Assistant:
         lang: str,
         follow: FollowUp,
         hits: list[Hit],
-        memory: Memory | None,
         on_token: OnToken | None,
         stop: threading.Event | None,
         timings: dict[str, float],
@@ -188,8 +187,7 @@ class Assistant:
         if said is not None:
             if on_token is not None:
                 on_token(said.text)
-            said.model = ""
-            return said
+            return said  # no model wrote it: `model` stays empty
         gen = self._generate(question, lang, passages, None, on_token, stop, timings)
         return self._cite(question, follow.query, lang, gen, passages, hits, timings)
 

@@ -86,7 +86,7 @@ class FollowUp:
     pinned: list[Chunk] = field(default_factory=list)  # lead the context, in this order
     extra: list[Chunk] = field(default_factory=list)  # join the fusion as a third ranking
     speaker: str = ""  # "who said that?": who said the quoted sentence
-    quote: str = ""  # the sentence of the previous answer's evidence the question refers to
+    quote: str = ""  # "who said that?": the sentence of the previous answer's evidence
 
     @property
     def structural(self) -> bool:
@@ -118,7 +118,7 @@ def resolve(
             if pattern.search(question):
                 near = _near(kind, question, collection, chunks[0], place, [a.anchor for a in cited])
                 if near:
-                    return FollowUp(kind, query, pinned=near, quote=first.quote if place and first else "")
+                    return FollowUp(kind, query, pinned=near)
     own = tokenize(question)
     if (_REFERS.search(question) and len(own) < _OWN_WORDS) or len(own) <= 1:
         return FollowUp("topic", query, extra=[c for group in chunks for c in group])
