@@ -140,7 +140,7 @@ def _near(
         who = talk.wanted(question, speakers, place.speaker)
         return (talk.after if kind == "after" else talk.before)(collection, place, who)
     anchor = next((c for c in collection.get(anchors[:1])), group[0])
-    return _neighbours(collection, anchor, 1 if kind == "after" else -1)
+    return talk.neighbours(collection, anchor, 1 if kind == "after" else -1, count=2)
 
 
 def _with_previous(question: str, previous_query: str) -> str:
@@ -148,13 +148,3 @@ def _with_previous(question: str, previous_query: str) -> str:
     have = set(tokenize(question))
     missing = [w for w in dict.fromkeys(tokenize(previous_query)) if w not in have]
     return f"{question} {' '.join(missing)}".strip() if missing else question
-
-
-def _neighbours(collection: VectorCollection, edge: Chunk, step: int, count: int = 2) -> list[Chunk]:
-    """The `count` chunks after (step 1) or before (step -1) the anchor chunk, nearest first."""
-    wanted = [edge.chunk_index + step * i for i in range(1, count + 1)]
-    wanted = [i for i in wanted if i >= 0]
-    if not wanted:
-        return []
-    found = collection.get_where({"$and": [{"source": edge.source}, {"chunk_index": {"$in": wanted}}]})
-    return sorted(found, key=lambda c: abs(c.chunk_index - edge.chunk_index))

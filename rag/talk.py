@@ -62,8 +62,9 @@ def wanted(question: str, speakers: list[str], quoted: str | None) -> Callable[[
     return None
 
 
-def _windows(collection: VectorCollection, chunk: Chunk, step: int) -> list[Chunk]:
-    wanted_idx = [chunk.chunk_index + step * i for i in range(1, _WINDOWS + 1)]
+def neighbours(collection: VectorCollection, chunk: Chunk, step: int, count: int = _WINDOWS) -> list[Chunk]:
+    """The `count` windows after (step 1) or before (step -1) `chunk` in its talk, nearest first."""
+    wanted_idx = [chunk.chunk_index + step * i for i in range(1, count + 1)]
     wanted_idx = [i for i in wanted_idx if i >= 0]
     if not wanted_idx:
         return []
@@ -99,7 +100,7 @@ def after(
     quote), about SPAN_CHARS of the talk. Empty when the talk ends there."""
     segments = [(place.chunk, place.end)]
     previous = place.chunk
-    for nxt in _windows(collection, place.chunk, 1):
+    for nxt in neighbours(collection, place.chunk, 1):
         if nxt.chunk_index != previous.chunk_index + 1:
             break
         segments.append((nxt, _new_from(previous, nxt)))
@@ -148,7 +149,7 @@ def before(
     end = place.start if own or turn_start is None else turn_start
     pieces: list[tuple[Chunk, int, int]] = [(place.chunk, 0, end)]
     later = place.chunk
-    for earlier in _windows(collection, place.chunk, -1):
+    for earlier in neighbours(collection, place.chunk, -1):
         if earlier.chunk_index != later.chunk_index - 1 or sum(e - s for _, s, e in pieces) >= SPAN_CHARS * 2:
             break
         pieces.insert(0, (earlier, 0, len(earlier.text) - _new_from(earlier, later)))
