@@ -7,12 +7,19 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from rag.cli_common import GeneratorOpt, JsonOpt, RerankOpt, console, err, friendly, settings
+
+if TYPE_CHECKING:
+    from core.embedder import Embedder
+    from ingest.chunking import ChunkConfig
+    from rag.answer import AskOptions
+    from rag.generate import Generator
+    from rag.rerank import Reranker
 
 
 @friendly
@@ -38,7 +45,7 @@ def eval_(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure retrieval (dense, hybrid, reranked) and answers on a data set, in a throw-away collection."""
-    from rag import eval_data, wiring
+    from rag import eval_data
 
     s = settings(generator=generator)
     if eval_data.is_conversations(dataset):
@@ -51,11 +58,7 @@ def eval_(
         from rag.errors import InputError
 
         raise InputError(f"{dataset}: no questions to evaluate")
-    embedder = wiring.embedder_for_ingest(s)
-    reranker = wiring.reranker(s) if rerank else None
-    options = wiring.ask_options(s, embedder.name, reranker)
-    factory = wiring.generator_provider(s) if generate else None
-    chunk = wiring.chunk_config(s, embedder)
+    embedder, chunk, reranker, factory, options = _backends(s, rerank, generate)
     _report_eval(
         as_json,
         lambda on_progress: run_eval(
@@ -63,6 +66,19 @@ def eval_(
         ),
         render_eval,
     )
+
+
+def _backends(
+    s: Any, rerank: bool, generate: bool
+) -> tuple[Embedder, ChunkConfig, Reranker | None, Callable[[], Generator] | None, AskOptions]:
+    """What both kinds of evaluation run on: embedder, chunking, reranker, generator, answer options."""
+    from rag import wiring
+
+    embedder = wiring.embedder_for_ingest(s)
+    reranker = wiring.reranker(s) if rerank else None
+    options = wiring.ask_options(s, embedder.name, reranker)
+    factory = wiring.generator_provider(s) if generate else None
+    return embedder, wiring.chunk_config(s, embedder), reranker, factory, options
 
 
 def _report_eval(as_json: bool, run: Callable[[Any], Any], render: Callable[[Any, Console], None]) -> None:
@@ -82,7 +98,7 @@ def _eval_conversations(
     s: Any, dataset: Path, corpus: Path | None, limit: int | None, generate: bool, rerank: bool, as_json: bool
 ) -> None:
     """`rag eval` on a multi-turn JSONL set: every turn through the chat path (rag/eval_chat.py)."""
-    from rag import eval_data, wiring
+    from rag import eval_data
     from rag.errors import InputError
     from rag.eval_chat import run_conversations
     from rag.ui.eval import render_chat_eval
@@ -90,11 +106,7 @@ def _eval_conversations(
     if corpus is None or not corpus.is_dir():
         raise InputError(f"{dataset} is a conversation set: pass --corpus FOLDER with the documents it cites")
     conversations = eval_data.load_conversations(dataset)[:limit]
-    embedder = wiring.embedder_for_ingest(s)
-    reranker = wiring.reranker(s) if rerank else None
-    options = wiring.ask_options(s, embedder.name, reranker)
-    factory = wiring.generator_provider(s) if generate else None
-    chunk = wiring.chunk_config(s, embedder)
+    embedder, chunk, reranker, factory, options = _backends(s, rerank, generate)
     _report_eval(
         as_json,
         lambda on_progress: run_conversations(
