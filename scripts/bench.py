@@ -34,12 +34,9 @@ def run_script(name: str, *extra: str) -> dict[str, object]:
 
 
 def peak_memory_of_ask(question: str) -> dict[str, object]:
-    """`rag ingest corpus/` then `rag ask`, in a scratch $RAG_HOME that reuses the converted models."""
+    """`rag ingest corpus/` then `rag ask`, in a scratch $RAG_HOME (the model cache is shared by every home)."""
     rag = Path(sys.executable).with_name("rag")
     home = Path(tempfile.mkdtemp(prefix="rag-bench-mem-"))
-    models = Path(os.environ.get("RAG_HOME", Path.home() / ".rag")) / "models"
-    if models.exists():
-        (home / "models").symlink_to(models, target_is_directory=True)
     env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     subprocess.run(
         [str(rag), "ingest", str(ROOT / "corpus"), "--json"], check=True, env=env, stdout=subprocess.DEVNULL

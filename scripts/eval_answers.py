@@ -67,10 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     quiet_libraries()
     overrides = dict(o.split("=", 1) for o in args.option)
-    models = load_settings().models_dir
     args.home.mkdir(parents=True, exist_ok=True)
-    if not (args.home / "models").exists() and models.exists():
-        (args.home / "models").symlink_to(models, target_is_directory=True)
     s = load_settings(home=args.home, collection=args.set.replace("_", "-"), **overrides)
     evalset = held_out(args.set, args.split, args.data)
     evalset = EvalSet(evalset.name, evalset.docs, evalset.queries[: args.limit])

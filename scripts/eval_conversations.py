@@ -42,10 +42,7 @@ def main() -> None:
         raise SystemExit(f"{args.corpus}: no such folder (the shared data sets are needed)")
     quiet_libraries()
     overrides = dict(o.split("=", 1) for o in args.option)
-    models = load_settings().models_dir
     args.home.mkdir(parents=True, exist_ok=True)
-    if not (args.home / "models").exists() and models.exists():
-        (args.home / "models").symlink_to(models, target_is_directory=True)
     s = load_settings(home=args.home, collection="conversations", **overrides)
     conversations = [
         c
