@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rag.assemble import assemble, join_folder
 from rag.errors import ModelError, ModelMissing
+from rag.isolate import in_fresh_process
 from rag.pull import MARKER, Fetch, Piece, PieceLayout, Progress, place, pull, staging
 
 
@@ -450,9 +451,10 @@ def resolve(
         files = package_data_files(b)
         return str(join_folder(files, b.joined, b.sha256, _cache_dir(models_dir, b), {"bundled": b.name}))
     if b is not None:
-        return str(convert_bundled_gguf(b, models_dir, on_status))
+        return str(in_fresh_process(convert_bundled_gguf, b, models_dir, on_status=on_status))
     file = Path(spec).expanduser()
-    return str(convert_gguf(file, _local_gguf_cache(models_dir, file), on_status))
+    target = _local_gguf_cache(models_dir, file)
+    return str(in_fresh_process(convert_gguf, file, target, on_status=on_status))
 
 
 # Backends that read a GGUF file themselves (llama.cpp) resolve their spec in this role: a bundled

@@ -7,6 +7,10 @@ that uses it (torch is heavy)."""
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,13 +58,46 @@ class Int8WeightLinear(torch.nn.Module):
 
 
 def quantize_weights_int8(model: Any) -> Any:
-    """Replace every Linear in `model` in place, one at a time (peak memory stays near the
-    model's own size), and return it."""
+    """Replace every Linear in `model` in place, one at a time, and return it. A checkpoint loaded
+    memory-mapped keeps each half-precision weight's pages resident once read, so each is released
+    after its layer is quantized: peak memory stays near the int8 model's size."""
+    mapped = _checkpoint_maps()
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
                 setattr(parent, name, Int8WeightLinear(child))
+                _release(child.weight, mapped)
     return model
+
+
+def _checkpoint_maps() -> list[tuple[int, int]]:
+    """Address ranges where this process maps a .safetensors file (Linux; elsewhere none)."""
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    ranges = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].endswith(".safetensors"):
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            ranges.append((start, end))
+    return ranges
+
+
+def _release(tensor: torch.Tensor, mapped: list[tuple[int, int]]) -> None:
+    """Drop the pages of a weight that lies in a mapped checkpoint file from this process
+    (madvise DONTNEED). Only file-backed, never-written pages qualify: a later read, even of a
+    neighbouring tensor that shares a page, fetches them from the file again. Anonymous memory is
+    never touched (there DONTNEED would zero it)."""
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    span = next(((lo, hi) for lo, hi in mapped if lo <= start and end <= hi), None)
+    if span is None or not sys.platform.startswith("linux"):
+        return
+    first = start - start % mmap.PAGESIZE
+    length = min(end - first, span[1] - first)
+    ctypes.CDLL(None).madvise(ctypes.c_void_p(first), ctypes.c_size_t(length), mmap.MADV_DONTNEED)
 
 
 class Fp32OutputEmbedding(torch.nn.Embedding):
@@ -74,10 +111,13 @@ class Fp32OutputEmbedding(torch.nn.Embedding):
 def half_embeddings(model: Any) -> Any:
     """Half-precision embedding tables become `Fp32OutputEmbedding`, copied out of the checkpoint's
     memory map (so the map is released once the layers are quantized), in place."""
+    mapped = _checkpoint_maps()
     for module in model.modules():
         if type(module) is torch.nn.Embedding and module.weight.dtype in (torch.float16, torch.bfloat16):
-            module.weight = torch.nn.Parameter(module.weight.detach().clone(), requires_grad=False)
+            source = module.weight
+            module.weight = torch.nn.Parameter(source.detach().clone(), requires_grad=False)
             module.__class__ = Fp32OutputEmbedding
+            _release(source, mapped)
     return model
 
 

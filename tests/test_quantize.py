@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,49 @@ def test_quantizing_from_half_precision_equals_quantizing_from_fp32() -> None:
     buffer.seek(0)
     with torch.no_grad():
         assert torch.equal(torch.load(buffer, weights_only=False)(ids), built.embed(ids))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps (Linux only)")
+def test_released_checkpoint_pages_leave_the_process_and_read_back_intact(tmp_path: Path) -> None:
+    """The first run quantizes from a memory-mapped checkpoint; each weight's pages are dropped
+    once its layer is quantized. They must leave this process's memory, and a later read (a tied
+    weight, a neighbour sharing a page) must still see the file's values."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from rag.quantize import _checkpoint_maps, _release
+
+    torch.manual_seed(0)
+    big = torch.randn(4096, 2048).half()  # 16 MB
+    neighbour = torch.arange(1000, dtype=torch.float32)
+    save_file({"big": big, "neighbour": neighbour}, str(tmp_path / "model.safetensors"))
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
+        mapped_big, mapped_neighbour = f.get_slice("big")[:], f.get_slice("neighbour")[:]
+        maps = _checkpoint_maps()
+        assert any(lo <= mapped_big.data_ptr() < hi for lo, hi in maps)
+        assert torch.equal(mapped_big, big) and torch.equal(mapped_neighbour, neighbour)  # read: resident
+        before = _rss_mb()
+        _release(mapped_big, maps)
+        assert before - _rss_mb() > 12  # most of the 16 MB left the process
+        assert torch.equal(mapped_big, big) and torch.equal(mapped_neighbour, neighbour)
+
+
+def test_anonymous_memory_is_never_released() -> None:
+    """A weight that is not in a mapped checkpoint (loaded into memory, or built in code) keeps
+    its values: madvise DONTNEED would zero anonymous pages."""
+    import torch
+
+    from rag.quantize import _checkpoint_maps, _release
+
+    weight = torch.randn(1024, 1024)
+    copy = weight.clone()
+    _release(weight, _checkpoint_maps())
+    assert torch.equal(weight, copy)
