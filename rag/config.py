@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     prompt_lookup: int = Field(
         0, ge=0, le=64, description="Draft tokens copied from the prompt per decoding step (0: off)"
     )
+    draft_generator: str = Field(
+        "",
+        description="A smaller generator with the same tokenizer that drafts tokens for the generator to check (assisted decoding; empty: off)",
+    )
+    draft_tokens: int = Field(3, ge=1, le=32, description="Tokens the draft generator proposes per step")
 
     @property
     def store_dir(self) -> Path:

@@ -72,6 +72,8 @@ class TransformersGenerator:
         precision: str,
         repetition_penalty: float,
         prompt_lookup: int = 0,
+        draft: str | None = None,
+        draft_tokens: int = 3,
         **_: Any,
     ) -> None:
         import torch
@@ -95,10 +97,16 @@ class TransformersGenerator:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model: Any = self._load_precision(model, cache_dir)
+            # Assisted decoding: a smaller model of the same family proposes `draft_tokens` tokens,
+            # this one checks them in one forward pass, so greedy output is unchanged.
+            self.draft: Any = self._load_precision(draft, cache_dir) if draft else None
 
         except Exception as exc:
             raise ModelError(f"cannot load generator {model!r}: {str(exc).splitlines()[0]}") from None
         self.model.eval()
+        if self.draft is not None:
+            self.draft.eval()
+            self.draft.generation_config.num_assistant_tokens = draft_tokens
 
     def _load_precision(self, model: str, cache_dir: Path | None) -> Any:
         import torch
@@ -168,6 +176,7 @@ class TransformersGenerator:
                         repetition_penalty=self.repetition_penalty,
                         streamer=streamer,
                         **({"prompt_lookup_num_tokens": self.prompt_lookup} if self.prompt_lookup else {}),
+                        **({"assistant_model": self.draft} if self.draft is not None else {}),
                         stopping_criteria=StoppingCriteriaList([_Stop()]),
                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                     )

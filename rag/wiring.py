@@ -4,6 +4,7 @@ branches on a backend's name."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -124,7 +125,8 @@ def model_rows(s: Settings) -> list[Resolution]:
 
 
 def _answer_rows(s: Settings) -> list[Resolution]:
-    """The roles that answer a question: embedder, reranker (when set), generator."""
+    """The roles that answer a question: embedder, reranker (when set), generator, its draft
+    generator (when set)."""
     from rag.generate import GENERATORS
     from rag.rerank import RERANKERS
 
@@ -132,6 +134,9 @@ def _answer_rows(s: Settings) -> list[Resolution]:
     if s.reranker:
         rows.append(describe_backend(RERANKERS, s.reranker_backend, s.reranker, s))
     rows.append(describe_backend(GENERATORS, s.generator_backend, s.generator, s))
+    if s.draft_generator:
+        draft = describe_backend(GENERATORS, s.generator_backend, s.draft_generator, s)
+        rows.append(dataclasses.replace(draft, role="draft generator"))
     return rows
 
 
@@ -227,6 +232,8 @@ def generator_provider(s: Settings) -> Callable[[], Generator]:
             precision=s.generator_precision,
             repetition_penalty=s.repetition_penalty,
             prompt_lookup=s.prompt_lookup,
+            draft=model_location(s, "generator", s.draft_generator) if s.draft_generator else None,
+            draft_tokens=s.draft_tokens,
         )
 
     return provide

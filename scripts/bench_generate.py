@@ -158,6 +158,8 @@ def main() -> None:
     ap.add_argument(
         "--llama", action="store_true", help="also time llama.cpp (llama-cpp-python) on the same GGUF"
     )
+    ap.add_argument("--drafts", default="", help="draft generators to time int8 assisted decoding with")
+    ap.add_argument("--draft-tokens", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "generate.json")
     args = ap.parse_args()
     quiet_libraries()
@@ -192,6 +194,18 @@ def main() -> None:
             for lookup in [int(n) for n in args.lookups.split(",") if int(n)] if precision == "int8" else []:
                 entry[f"int8+lookup{lookup}"] = measure(
                     s.model_copy(update={"generator_precision": "int8", "prompt_lookup": lookup}),
+                    args.new_tokens,
+                    args.prompt_tokens,
+                )
+            for draft in [d for d in args.drafts.split(",") if d] if precision == "int8" else []:
+                entry[f"int8+draft:{draft}"] = measure(
+                    s.model_copy(
+                        update={
+                            "generator_precision": "int8",
+                            "draft_generator": draft,
+                            "draft_tokens": args.draft_tokens,
+                        }
+                    ),
                     args.new_tokens,
                     args.prompt_tokens,
                 )

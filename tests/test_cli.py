@@ -186,6 +186,11 @@ def test_models_table(monkeypatch: pytest.MonkeyPatch) -> None:
     assert roles["generator"]["kind"] == "bundled" and roles["generator"]["status"] in ("convert", "ready")
     table = runner.invoke(app, ["models"])
     assert table.exit_code == 0 and "generator" in table.stdout and "hash backend" in table.stdout
+    assert "draft generator" not in roles
+    monkeypatch.setenv("RAG_DRAFT_GENERATOR", "qwen2.5-coder-0.5b-instruct")
+    roles = {r["role"]: r for r in json.loads(runner.invoke(app, ["models", "--json"]).stdout)}
+    draft = roles["draft generator"]
+    assert draft["spec"] == "qwen2.5-coder-0.5b-instruct" and draft["kind"] == "bundled"
 
 
 def test_query_rebuilds_a_missing_bm25_index_but_never_under_a_writer(corpus_copy: Path) -> None:

@@ -103,6 +103,34 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     assert set(int8_cache.iterdir()) == after_first  # reloaded from the cache, nothing rebuilt
 
 
+def test_assisted_decoding_with_the_small_generator_gives_the_same_answer(real: Path) -> None:
+    """RAG_DRAFT_GENERATOR: the 0.5B proposes tokens, the 1.5B checks them; greedy output must not
+    change, and the drafts must actually be used (fewer forward passes of the big model)."""
+    from rag.generate import make_generator
+    from rag.models import resolve
+
+    big = resolve("qwen2.5-coder-1.5b-instruct", "generator", MODELS)
+    small = resolve("qwen2.5-coder-0.5b-instruct", "generator", MODELS)
+    options = {"cache_dir": MODELS, "precision": "int8", "repetition_penalty": 1.0}
+    question = [
+        {"role": "user", "content": "Name the four seasons of the year, in order, starting with spring."}
+    ]
+    plain = make_generator("transformers", big, **options).generate(question, max_new_tokens=24)
+    assisted = make_generator("transformers", big, draft=small, draft_tokens=3, **options)
+    calls = [0]
+    forward = assisted.model.forward  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        return forward(*args, **kwargs)
+
+    assisted.model.forward = counted  # type: ignore[attr-defined]
+    pieces: list[str] = []
+    out = assisted.generate(question, max_new_tokens=24, on_token=pieces.append)
+    assert out.text == plain.text and "".join(pieces) == out.text
+    assert calls[0] < out.output_tokens  # some drafts were accepted
+
+
 def test_builtin_reranker_ranks_the_answering_passage_first(real: Path) -> None:
     from rag.models import resolve
     from rag.rerank import make_reranker
