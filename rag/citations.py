@@ -286,6 +286,7 @@ def cite_quote(number: int, p: Passage, quote: str, support: float) -> Citation:
         text=p.text,
         quote=quote,
         link=play_link(chunks[0].url, start_s),
+        pinned=p.hit.pinned,
     )
 
 

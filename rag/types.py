@@ -63,6 +63,7 @@ class Citation:
     text: str  # the whole passage the generator saw
     quote: str = ""  # the passage sentence that supports the answer; label and times point at it
     link: str = ""  # plays the talk at the cited time (its url or recording + a time), when it has one
+    pinned: bool = False  # what the conversation pointed at, not searched: `score` means nothing
 
 
 @dataclass

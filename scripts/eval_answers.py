@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -78,7 +79,11 @@ def main() -> None:
         options = IngestOptions(collection=s.collection, chunk=wiring.chunk_config(s, embedder))
         Ingestor(store, manifest, embedder, wiring.lexical_dir(s, s.collection), options).run(docs)
     t = time.perf_counter()
-    metrics = answer_metrics(evalset, wiring.assistant(s, s.collection), names)
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        print(f"answers {done}/{total}, {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+
+    metrics = answer_metrics(evalset, wiring.assistant(s, s.collection), names, on_progress=progress)
     summary = {k: v for k, v in metrics.__dict__.items() if k != "details"}
     seconds = round(time.perf_counter() - t, 1)
     result = {"set": evalset.name, "options": overrides, "seconds": seconds, "metrics": summary}

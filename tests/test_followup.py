@@ -124,9 +124,13 @@ def test_the_chat_path_answers_who_and_what_next(env: Env) -> None:
     assert first.citations and first.citations[0].quote == QUOTE
     who = a.ask("Who said that?", memory=memory)
     assert who.text.startswith("It was Bo Chen [1]") and who.citations[0].speakers == ["Bo Chen"]
-    from rag.ui.render import stats_line
+    from rag.ui.render import sources_table, stats_line
 
     assert "no model call" in stats_line(who) and "no model call" not in stats_line(first)
+    # A follow-up's source was pinned, not searched: no search score is shown for it.
+    assert who.citations[0].pinned and not first.citations[0].pinned
+    assert list(sources_table(who).columns[-1].cells) == ["—"]
+    assert list(sources_table(first).columns[-1].cells) != ["—"]
     nxt = a.ask("What did the host say after that?", memory=memory)
     assert nxt.text.startswith("Right after that, Cy Park said [1]: «That reminds me of cars.")
     assert nxt.citations[0].speakers == ["Cy Park"]

@@ -81,7 +81,8 @@ def sources_table(answer: Answer) -> Table:
     if answer.citations:
         for c in answer.citations:
             quote = c.quote if len(c.quote) <= 240 else c.quote[:239] + "…"
-            table.add_row(str(c.number), where(c), safe(f"«{quote}»" if quote else ""), f"{c.score:.2f}")
+            score = "—" if c.pinned else f"{c.score:.2f}"  # a follow-up's source was not searched
+            table.add_row(str(c.number), where(c), safe(f"«{quote}»" if quote else ""), score)
     else:
         from rag.context import label
 
