@@ -18,8 +18,10 @@ _WINDOWS = 8  # neighbouring windows read at most, each way, looking for the tur
 
 _HOST = re.compile(r"\b(?:host|hosts|interviewer|moderator|presentador|presentadora|anfitri[oó]n|"
                    r"entrevistador|entrevistadora|moderador|moderadora)\b", re.I)  # fmt: skip
-_GUEST = re.compile(r"\b(?:guest|invitad[oa]|ponente|speaker)\b", re.I)
-_SAME = re.compile(r"\b(?:he|she|they|él|ella|ellos|ellas)\b", re.I)
+_GUEST = re.compile(r"\b(?:guest|guests|invitad[oa]s?)\b", re.I)
+# "The speaker" / "el ponente" is whoever said the quoted words: in a lecture, the lecturer.
+_SAME = re.compile(r"\b(?:he|she|they|él|ella|ellos|ellas|speaker|lecturer|professor|teacher|"
+                   r"ponente|conferenciante|profesor|profesora)\b", re.I)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ def test_the_speaker_of_a_quote_is_the_turn_it_sits_in(env: Env) -> None:
         ("What did the host say after that?", "Cy Park: That reminds me of cars"),
         ("What did Ana say after that?", "Ana Ruiz: Thank you so much"),
         ("And what did he say next?", "Most of them will be built"),  # the guest goes on
+        ("What did the speaker say after that?", "Most of them will be built"),  # who said it
+        ("¿Y qué dijo el ponente después?", "Most of them will be built"),
         ("What came after that?", "Cy Park: That reminds me of cars"),  # the next turn
     ],
 )
