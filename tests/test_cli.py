@@ -350,3 +350,25 @@ def test_damaged_bm25_index_is_rebuilt_from_the_store(corpus_copy: Path, rag_hom
     assert json.loads(result.stdout)["hits"][0]["source"].endswith("historia-04-lovelace.srt")
     assert runner.invoke(app, ["doctor", "--repair"]).exit_code == 0
     assert runner.invoke(app, ["ingest", str(corpus_copy), "--reembed"]).exit_code == 0
+
+
+def test_models_prepare_builds_the_configured_generator_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make install` runs `rag models prepare` so that the first question does not convert and
+    quantize: it must build the configured generator (here a counting fake), and say so."""
+    from rag.generate import GENERATORS, ScriptedGenerator
+
+    built: list[str] = []
+
+    class Counting(ScriptedGenerator):
+        def __init__(self, model: str = "", **kwargs: object) -> None:
+            built.append(model)
+            super().__init__(model)
+
+    from core.registry import Entry
+
+    monkeypatch.setitem(GENERATORS._entries, "counting", Entry("counting", Counting))
+    monkeypatch.setenv("RAG_GENERATOR_BACKEND", "counting")
+    monkeypatch.setenv("RAG_GENERATOR", "fake-model")
+    result = runner.invoke(app, ["models", "prepare"])
+    assert result.exit_code == 0, result.output
+    assert built == ["fake-model"] and "fake-model: ready" in result.output
