@@ -1,11 +1,13 @@
 """Text rules shared by indexing and answering, each written once: accent folding, the BM25
-tokenizer and its stopwords, the es/en language guess, clock timestamps, and reciprocal-rank fusion."""
+tokenizer and its stopwords, the es/en language guess, clock timestamps, and the fusion of rankings
+(by score or by reciprocal rank)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
@@ -241,3 +243,44 @@ def rrf(
         for rank, key in enumerate(ranking, start=1):
             scores[key] = scores.get(key, 0.0) + w / (k + rank)
     return scores
+
+
+def blend(legs: Sequence[Sequence[tuple[str, float]]], shares: Sequence[float]) -> dict[str, float]:
+    """Score fusion: each leg's scores min-max scaled to 0..1 over its own candidates (a key a leg
+    did not return gets that leg's 0), then summed with the legs' shares. Unlike rank fusion it
+    keeps how far apart the candidates are: a passage far ahead in one leg stays ahead."""
+    scores: dict[str, float] = {}
+    for leg, share in zip(legs, shares, strict=True):
+        if not leg:
+            continue
+        values = [v for _, v in leg]
+        low, span = min(values), max(values) - min(values)
+        for key, value in leg:
+            scaled = (value - low) / span if span > 0 else 1.0
+            scores[key] = scores.get(key, 0.0) + share * scaled
+    return scores
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the dense and BM25 legs (and chunks a follow-up pins) become one ranking. "score":
+    `blend` with the dense leg's share `dense_share` and BM25's the rest; pinned chunks count as
+    a top BM25 hit. "rank": reciprocal-rank fusion, the dense ranking weighted `dense_weight`
+    against BM25's and the pinned chunks' 1."""
+
+    method: str = "score"
+    dense_share: float = 0.7
+    dense_weight: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("score", "rank"):
+            raise ValueError(f"unknown fusion {self.method!r} (known: score, rank)")
+
+    def fuse(
+        self, dense: Sequence[tuple[str, float]], lexical: Sequence[tuple[str, float]], pinned: Sequence[str]
+    ) -> dict[str, float]:
+        if self.method == "rank":
+            lists = [[k for k, _ in dense], [k for k, _ in lexical], list(pinned)]
+            return rrf(lists, weights=(self.dense_weight, 1.0, 1.0))
+        rest = 1.0 - self.dense_share
+        return blend([dense, lexical, [(k, 1.0) for k in pinned]], (self.dense_share, rest, rest))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.text import guess_language, question_language
+from core.text import Fusion, guess_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
 from rag.chat_answers import pinned_passages, said_by, told
@@ -60,7 +60,7 @@ class AskOptions:
     the one home of defaults, so tests exercise the values users get."""
 
     candidates: int  # retrieved by hybrid search
-    dense_weight: float  # of the dense ranking in the fusion with BM25
+    fusion: Fusion  # how the dense and BM25 legs become one ranking
     rerank_top: int  # of those, scored by the reranker
     rerank_fusion: bool  # order by rank fusion of reranker and retrieval, not reranker score alone
     top_k: int  # passages considered for the context

@@ -117,8 +117,15 @@ class Settings(BaseSettings):
 
     top_k: int = Field(5, ge=1, description="Passages considered for the answer's context")
     candidates: int = Field(30, ge=1, description="Candidates retrieved by hybrid search")
+    fusion: Literal["score", "rank"] = Field(
+        "score",
+        description="How dense and BM25 results become one ranking: by their scores (min-max scaled, blended) or by rank (reciprocal-rank fusion)",
+    )
+    dense_share: float = Field(
+        0.7, ge=0, le=1, description="Score fusion: the dense leg's share of the blend (BM25 has the rest)"
+    )
     dense_weight: float = Field(
-        4.0, gt=0, description="Weight of the dense ranking in the rank fusion with BM25 (whose weight is 1)"
+        4.0, gt=0, description="Rank fusion: weight of the dense ranking against BM25's 1"
     )
     rerank_top: int = Field(20, ge=1, description="Candidates the reranker scores")
     context_tokens: int = Field(1200, ge=16, description="Generator tokens the passages may fill")

@@ -88,7 +88,7 @@ def run_conversations(
     (retrieval is measured), answers are not."""
     scripted = ScriptedGenerator()
     provider: Callable[[], Generator] = generator or (lambda: scripted)
-    with throwaway_collection(EvalSet(name, [], []), embedder, chunk, corpus, options.dense_weight) as (
+    with throwaway_collection(EvalSet(name, [], []), embedder, chunk, corpus, options.fusion) as (
         retriever,
         _,
         _,

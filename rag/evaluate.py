@@ -14,6 +14,7 @@ from pathlib import Path
 from core.embedder import Embedder
 from core.lexical import LexicalIndex
 from core.store import ChromaStore
+from core.text import Fusion
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor, IngestReport
@@ -110,7 +111,7 @@ def _stage(name: str, rankings: list[Ranking]) -> StageMetrics:
 
 @contextmanager
 def throwaway_collection(
-    evalset: EvalSet, embedder: Embedder, chunk: ChunkConfig, corpus: Path | None, dense_weight: float
+    evalset: EvalSet, embedder: Embedder, chunk: ChunkConfig, corpus: Path | None, fusion: Fusion
 ) -> Iterator[tuple[Retriever, dict[str, str], IngestReport]]:
     """The data set's documents (or `corpus`) ingested by the real pipeline into a temporary store:
     a retriever over it, file stem → document id, and the ingest report."""
@@ -130,7 +131,7 @@ def throwaway_collection(
         manifest.close()
         collection = store.open("eval")
         lexical = LexicalIndex.load(work / "lexical")
-        yield Retriever(collection, embedder, lexical, dense_weight=dense_weight), names, report
+        yield Retriever(collection, embedder, lexical, fusion=fusion), names, report
 
 
 def run_eval(
@@ -144,7 +145,7 @@ def run_eval(
     on_progress: OnProgress | None = None,
 ) -> EvalReport:
     t0 = time.perf_counter()
-    with throwaway_collection(evalset, embedder, chunk, corpus, options.dense_weight) as (
+    with throwaway_collection(evalset, embedder, chunk, corpus, options.fusion) as (
         retriever,
         names,
         ingested,

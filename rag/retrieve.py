@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense top-k from Chroma and BM25 top-k, fused with reciprocal-rank fusion."""
+"""Hybrid retrieval: dense top-k from Chroma and BM25 top-k, fused into one ranking (`core.text.Fusion`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from core.embedder import Embedder
 from core.lexical import LexicalIndex
 from core.store import VectorCollection
-from core.text import rrf, tokenize
+from core.text import Fusion, tokenize
 from core.types import Chunk, date_number
 from rag.errors import InputError
 from rag.types import Hit
@@ -127,8 +127,8 @@ def lexical_coverage(query: str, text: str) -> float:
 
 
 class Retriever:
-    """Hybrid search over one collection: dense top-k from Chroma and BM25 top-k, fused by
-    reciprocal rank (`Hit.fused`), with metadata filters applied to both legs."""
+    """Hybrid search over one collection: dense top-k from Chroma and BM25 top-k, fused
+    (`Hit.fused`), with metadata filters applied to both legs."""
 
     def __init__(
         self,
@@ -136,12 +136,12 @@ class Retriever:
         embedder: Embedder,
         lexical: LexicalIndex | None,
         *,
-        dense_weight: float,
+        fusion: Fusion,
     ) -> None:
         self.collection = collection
         self.embedder = embedder
         self.lexical = lexical
-        self.dense_weight = dense_weight  # of the dense ranking in the fusion; BM25's and extra's are 1
+        self.fusion = fusion
 
     def retrieve(
         self, query: str, k: int = 30, filters: Filters | None = None, extra: Sequence[Chunk] = ()
@@ -158,7 +158,7 @@ class Retriever:
         hits: dict[str, Hit] = {}
         for rank, (found_chunk, sim) in enumerate(dense, start=1):
             hits[found_chunk.id] = Hit(found_chunk, dense_rank=rank, dense_score=sim)
-        lexical_ids: list[str] = []
+        lexical: list[tuple[str, float]] = []
         if self.lexical is not None:
             found = self.lexical.search(query, fetch * (3 if filters.active else 1))
             need = [i for i, _ in found if i not in hits]
@@ -168,16 +168,16 @@ class Retriever:
                 if chunk is None or not filters.accept(chunk):
                     continue  # stale id (collection changed after the index) or filtered out
                 hit = hits.setdefault(i, Hit(chunk))
-                lexical_ids.append(i)
-                hit.lexical_rank, hit.lexical_score = len(lexical_ids), score
-                if len(lexical_ids) >= k:
+                lexical.append((i, score))
+                hit.lexical_rank, hit.lexical_score = len(lexical), score
+                if len(lexical) >= k:
                     break
         extra_ids = []
         for chunk in extra:
             if filters.accept(chunk):
                 hits.setdefault(chunk.id, Hit(chunk))
                 extra_ids.append(chunk.id)
-        fused = rrf([[c.id for c, _ in dense], lexical_ids, extra_ids], weights=(self.dense_weight, 1.0, 1.0))
+        fused = self.fusion.fuse([(c.id, sim) for c, sim in dense], lexical, extra_ids)
         for key, value in fused.items():
             hits[key].fused = value
         return distinct(sorted(hits.values(), key=lambda h: h.fused, reverse=True))[:k]

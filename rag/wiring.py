@@ -17,6 +17,7 @@ from core.errors import InputError, StoreError
 from core.lexical import LexicalIndex
 from core.registry import Registry
 from core.store import ChromaStore, VectorCollection, check_collection_name
+from core.text import Fusion
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest, ManifestStore
 from ingest.transcribe import TRANSCRIBERS
@@ -239,6 +240,10 @@ def generator_provider(s: Settings) -> Callable[[], Generator]:
     return provide
 
 
+def fusion(s: Settings) -> Fusion:
+    return Fusion(s.fusion, dense_share=s.dense_share, dense_weight=s.dense_weight)
+
+
 def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> AskOptions:
     from rag.abstain import calibrated_abstention
     from rag.answer import AskOptions
@@ -251,7 +256,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
     )
     return AskOptions(
         candidates=s.candidates,
-        dense_weight=s.dense_weight,
+        fusion=fusion(s),
         rerank_top=s.rerank_top,
         rerank_fusion=s.rerank_fusion,
         top_k=s.top_k,
@@ -283,7 +288,7 @@ def assistant(
     chosen = (resident.reranker() if resident else reranker(s)) if rerank else None
     options = ask_options(s, collection.embedder, chosen)
     return Assistant(
-        Retriever(collection, embedder, lexical, dense_weight=s.dense_weight),
+        Retriever(collection, embedder, lexical, fusion=options.fusion),
         chosen,
         generator or (resident.generator if resident else generator_provider(s)),
         embedder.embed,

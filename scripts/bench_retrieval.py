@@ -140,7 +140,7 @@ def main() -> None:
             t = time.perf_counter()
             lexical = LexicalIndex.build(texts_ids)
             bm25_s = time.perf_counter() - t
-            retriever = Retriever(col, embedder, lexical, dense_weight=s.dense_weight)
+            retriever = Retriever(col, embedder, lexical, fusion=wiring.fusion(s))
             retriever.retrieve(queries[0], k=30)  # warm-up
             retrieve, total = [], []
             for q in queries:

@@ -106,7 +106,7 @@ def main() -> None:
                 written += len(part)
                 copy += 1
             write_s = time.perf_counter() - t
-            retriever = Retriever(col, embedder, synced(col, lex), dense_weight=s.dense_weight)
+            retriever = Retriever(col, embedder, synced(col, lex), fusion=wiring.fusion(s))
             queries = [
                 " ".join(c.text.split()[5:17]) for c in chunks[:: max(1, len(chunks) // args.queries)]
             ][: args.queries]

@@ -10,12 +10,20 @@ from pathlib import Path
 
 from core.embedder import make_embedder
 from core.store import ChromaStore
+from core.text import Fusion
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor, IngestReport, Progress
 from rag import wiring
 from rag.answer import AskOptions
 from rag.config import Settings
+
+
+def fusion() -> Fusion:
+    """Rank fusion with equal weights: these tests check what each leg (and a follow-up's pinned
+    chunks) contributes, which a hash embedder's dense scores would otherwise drown in a score
+    blend; the fusion users get is tested on its own (tests/test_retrieve.py)."""
+    return Fusion("rank", dense_weight=1.0)
 
 
 def ask_options(**changes: object) -> AskOptions:

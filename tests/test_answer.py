@@ -21,7 +21,7 @@ from rag.memory import Memory, Session
 from rag.rerank import IdentityReranker
 from rag.retrieve import Filters, Retriever
 from rag.types import Hit, Passage
-from tests.helpers import Env, ask_options
+from tests.helpers import Env, ask_options, fusion
 
 EMB = make_embedder("hash", "256")
 
@@ -52,7 +52,7 @@ def indexed(tmp_path: Path, corpus_copy: Path) -> Env:
 
 def retriever(env: Env) -> Retriever:
     return Retriever(
-        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0
+        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), fusion=fusion()
     )
 
 

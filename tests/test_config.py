@@ -93,7 +93,12 @@ def test_every_answer_budget_comes_from_settings() -> None:
 
     from rag.wiring import ask_options
 
-    budget = [f.name for f in fields(ask_options(Settings(), "hash:256", None)) if f.name != "abstention"]
+    # Composites of several settings, checked on their own.
+    budget = [
+        f.name
+        for f in fields(ask_options(Settings(), "hash:256", None))
+        if f.name not in ("abstention", "fusion")
+    ]
 
     def other(value: Any) -> Any:
         if isinstance(value, bool):
@@ -104,6 +109,8 @@ def test_every_answer_budget_comes_from_settings() -> None:
     assert set(changed) == set(budget)  # every option has a setting of the same name
     options = ask_options(Settings(**changed), "hash:256", None)
     assert {name: getattr(options, name) for name in budget} == changed
+    fusion = ask_options(Settings(fusion="rank", dense_share=0.4, dense_weight=2.5), "hash:256", None).fusion
+    assert (fusion.method, fusion.dense_share, fusion.dense_weight) == ("rank", 0.4, 2.5)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from rag.generate import ScriptedGenerator
 from rag.memory import Memory, Session
 from rag.retrieve import Retriever
 from rag.talk import Place, after, before, locate, wanted
-from tests.helpers import Env
+from tests.helpers import Env, fusion
 
 INTERVIEW = """**Ana Ruiz:** Welcome to the show. Today our guest builds databases for vectors.
 
@@ -117,7 +117,7 @@ def test_the_chat_path_answers_who_and_what_next(env: Env) -> None:
     from tests.helpers import ask_options
 
     gen = ScriptedGenerator()
-    retriever = Retriever(col, env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0)
+    retriever = Retriever(col, env.embedder, LexicalIndex.load(env.lexical_dir()), fusion=fusion())
     options = ask_options(abstention=Abstention(dense_min=0.0, lexical_min=0.0, rerank_min=None))
     a = Assistant(retriever, None, lambda: gen, env.embedder.embed, options)
     memory = Memory(Session("s"), lambda: gen, window=4)

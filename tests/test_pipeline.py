@@ -14,7 +14,7 @@ from core.errors import EmbedderMismatch, InputError, StoreError
 from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
 from ingest.pipeline import Ingestor
-from tests.helpers import Env, RecordingProgress, wait_for_first_file
+from tests.helpers import Env, RecordingProgress, fusion, wait_for_first_file
 
 
 @pytest.fixture()
@@ -315,7 +315,7 @@ def test_identical_windows_do_not_crowd_the_results(env: Env, tmp_path: Path) ->
     (docs / "otro.md").write_text("La universidad publica sus derechos de copia en la web.\n")
     env.ingest(docs)
     retriever = Retriever(
-        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), dense_weight=1.0
+        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), fusion=fusion()
     )
     hits = retriever.retrieve("derechos reservados universidad copia", k=10)
     texts = [h.chunk.content_hash for h in hits]
