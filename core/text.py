@@ -205,7 +205,9 @@ def guess_language(text: str) -> str | None:
     words = [w.strip(".,;:!?¿¡()\"'").lower() for w in text[:20000].split()]
     es = sum(w in _ES for w in words)
     en = sum(w in _EN for w in words)
-    if es + en < 5:
+    # Five function words decide; a short sentence decides with three if none is the other
+    # language's ("Algunos elementos de la Hermandad dirigieron la violencia ..." is Spanish).
+    if es + en < 5 and (es + en < 3 or min(es, en) > 0):
         return None
     return "es" if es > en else "en"
 

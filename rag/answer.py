@@ -65,6 +65,7 @@ class AskOptions:
     rerank_fusion: bool  # order by rank fusion of reranker and retrieval, not reranker score alone
     top_k: int  # passages considered for the context
     context_tokens: int  # generator tokens the passages may fill
+    context_keep: float  # without a reranker: share of the best fused score a passage needs
     max_new_tokens: int
     answer_prompt: str  # the prompt style in rag/prompts/
     context_neighbours: int  # chunks on each side of a hit added to its passage
@@ -198,7 +199,7 @@ class Assistant:
         t = time.perf_counter()
         rerank_min = self.options.abstention.rerank_min
         passages = build_passages(
-            relevant(hits, self.reranker is not None, rerank_min),
+            relevant(hits, self.reranker is not None, rerank_min, keep=self.options.context_keep),
             self.retriever.collection,
             generator.count_tokens,
             self.options.context_tokens,

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     )
     rerank_top: int = Field(20, ge=1, description="Candidates the reranker scores")
     context_tokens: int = Field(1200, ge=16, description="Generator tokens the passages may fill")
+    context_keep: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Without a reranker, passages whose fused score is at least this share of the best one go to the generator",
+    )
     max_new_tokens: int = Field(320, ge=1, description="Longest answer, in generator tokens")
     memory_turns: int = Field(4, ge=0, description="Chat turns kept verbatim")
     answer_prompt: str = Field("classic", description="Answer prompt style: a pair of files in rag/prompts/")

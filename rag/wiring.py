@@ -261,6 +261,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
         rerank_fusion=s.rerank_fusion,
         top_k=s.top_k,
         context_tokens=s.context_tokens,
+        context_keep=s.context_keep,
         max_new_tokens=s.max_new_tokens,
         answer_prompt=s.answer_prompt,
         context_neighbours=s.context_neighbours,

@@ -389,6 +389,20 @@ def test_relevance_cut_before_context() -> None:
     ]  # best always stays
     assert len(relevant(hits, reranked=True)) == 3
     assert [h.chunk.chunk_index for h in relevant(hits, reranked=False)] == [0, 1]  # 0.01 < 0.55 * 0.03
+    assert len(relevant(hits, reranked=False, keep=0.3)) == 3
+    assert len(relevant(hits, reranked=False, keep=0.9)) == 1
+
+
+def test_the_relevance_cut_is_a_setting(indexed: Env) -> None:
+    """RAG_CONTEXT_KEEP reaches the context: 0 passes every top_k passage, 1 only the best."""
+    sizes = []
+    for keep in (0.0, 1.0):
+        gen = ScriptedGenerator()
+        gen.enqueue("Residual connections [1].")
+        options = ask_options(abstention=rule(dense_min=-1.0), context_keep=keep, context_neighbours=0)
+        a = Assistant(retriever(indexed), None, lambda g=gen: g, embed, options)  # type: ignore[misc]
+        sizes.append(len(a.ask("How do residual connections help deep networks train?").passages))
+    assert sizes[0] > 1 and sizes[1] == 1
 
 
 def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
@@ -527,6 +541,18 @@ def test_an_answer_in_the_wrong_language_is_asked_again(indexed: Env) -> None:
     assert len(gen.prompts) == 3  # right language the first time: one call
 
 
+def test_short_answers_have_a_language() -> None:
+    from core.text import guess_language
+
+    assert (
+        guess_language("Algunos elementos de la Hermandad dirigieron la violencia contra el gobierno.")
+        == "es"
+    )
+    assert guess_language("The Brotherhood led the violence against it.") == "en"
+    assert guess_language("ResNet de Microsoft in 2015.") is None  # mixed and short: no guess
+    assert guess_language("Londonistan [1].") is None
+
+
 def test_filler_about_the_answer_is_cut() -> None:
     from rag.citations import strip_trailer
 
@@ -633,7 +659,10 @@ def test_an_audit_finds_what_verification_would_replace() -> None:
 def test_refusals_are_read_in_the_first_sentence(indexed: Env, reply: str, refused: bool) -> None:
     gen = ScriptedGenerator()
     gen.enqueue(reply)
-    answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask("How deep did ResNet go?")
+    # Asked in the reply's language: a reply in another one is asked again (tested above).
+    spanish = reply.startswith("No tengo")
+    question = "¿Qué profundidad tenía ResNet?" if spanish else "How deep did ResNet go?"
+    answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask(question)
     assert answer.refused is refused and answer.declined is refused
     assert (answer.citations == []) is refused and ("[" in answer.text) is not refused
 

@@ -275,3 +275,24 @@ def test_recordings_are_served_for_the_page_to_play_and_nothing_else(
         assert row["url"] == url and row["language"] == "es" and row["kind"] == "transcript"
     finally:
         server.stop()
+
+
+def test_the_server_file_appears_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client polling for the server never finds the file empty or half-written: it is written
+    under another name and renamed into place, readable by this user only."""
+    from rag.serve import runner
+
+    seen_while_writing: list[bool] = []
+    real_dump = json.dump
+
+    def dump(data: Any, out: Any) -> None:
+        seen_while_writing.append((tmp_path / runner.SERVER_FILE).exists())
+        real_dump(data, out)
+
+    monkeypatch.setattr(runner.json, "dump", dump)
+    with runner.announced(tmp_path, "http://127.0.0.1:1", "secret", "store") as path:
+        assert seen_while_writing == [False]
+        assert json.loads(path.read_text())["token"] == "secret"
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in tmp_path.iterdir()] == [runner.SERVER_FILE]
+    assert not path.exists()

@@ -72,9 +72,13 @@ def announced(home: Path, url: str, token: str | None, store: str) -> Iterator[P
     home.mkdir(parents=True, exist_ok=True)
     path = home / SERVER_FILE
     data = {"url": url, "pid": os.getpid(), "token": token, "store": store}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Written beside it and renamed into place: a client looking for the server never reads a
+    # half-written file (under load one did, and fell back to answering in-process).
+    tmp = path.with_name(f".{SERVER_FILE}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(data, out)
+    os.replace(tmp, path)
     try:
         yield path
     finally:
