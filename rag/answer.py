@@ -295,9 +295,7 @@ def answer_messages(
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": content}]
 
 
-def relevant(
-    hits: list[Hit], reranked: bool, rerank_min: float | None = None, keep: float = 0.55
-) -> list[Hit]:
+def relevant(hits: list[Hit], reranked: bool, rerank_min: float | None = None, *, keep: float) -> list[Hit]:
     """Hits worth showing the generator; small models repeat whatever they are shown. With a
     calibrated reranker: those it scores at or above its threshold. Without: those within reach of
     the best fused score (found by one leg only, low in it, is dropped). The best hit always stays."""

@@ -383,12 +383,15 @@ def test_relevance_cut_before_context() -> None:
         Hit(chunk(i, f"t{i}"), fused=f, rerank_score=r)
         for i, (f, r) in enumerate([(0.03, 2.0), (0.02, 0.1), (0.01, -3.0)])
     ]
-    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=0.0)] == [0, 1]
-    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=5.0)] == [
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=0.0, keep=0.55)] == [0, 1]
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=True, rerank_min=5.0, keep=0.55)] == [
         0
     ]  # best always stays
-    assert len(relevant(hits, reranked=True)) == 3
-    assert [h.chunk.chunk_index for h in relevant(hits, reranked=False)] == [0, 1]  # 0.01 < 0.55 * 0.03
+    assert len(relevant(hits, reranked=True, keep=0.55)) == 3
+    assert [h.chunk.chunk_index for h in relevant(hits, reranked=False, keep=0.55)] == [
+        0,
+        1,
+    ]  # 0.01 < 0.55 * 0.03
     assert len(relevant(hits, reranked=False, keep=0.3)) == 3
     assert len(relevant(hits, reranked=False, keep=0.9)) == 1
 
