@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,8 +75,8 @@ def announced(home: Path, url: str, token: str | None, store: str) -> Iterator[P
     data = {"url": url, "pid": os.getpid(), "token": token, "store": store}
     # Written beside it and renamed into place: a client looking for the server never reads a
     # half-written file (under load one did, and fell back to answering in-process).
-    tmp = path.with_name(f".{SERVER_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # mkstemp creates the file readable by this user only, as the token needs.
+    fd, tmp = tempfile.mkstemp(prefix=".server-", suffix=".json", dir=home)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(data, out)
     os.replace(tmp, path)
