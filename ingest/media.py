@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import InputError
+from core.files import write_text
 from core.types import MetaValue
 from ingest.manifest import sha256_file
 from ingest.metadata import external_metadata
@@ -108,15 +107,7 @@ class MediaTranscripts:
 
     @staticmethod
     def _store(path: Path, transcript: Transcript) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(transcript.to_dict(), out, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(path, json.dumps(transcript.to_dict(), ensure_ascii=False))
 
 
 def _eta_reporter(on_progress: Callable[[str], None]) -> OnAudio:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.files import replacing
 from core.registry import Registry
 from rag.errors import ModelError
 
@@ -228,14 +228,8 @@ def _cached(model: str, cache_dir: Path | None, tag: str, build: Callable[[], An
         "quantizing the generator to int8 (once; under a minute), cached in %s", target.parent
     )
     quantized = build()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".int8-", suffix=".pt")
-    os.close(fd)
-    try:
+    with replacing(target, prefix=".int8-", suffix=".pt") as tmp:
         torch.save(quantized, tmp)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return quantized
 
 

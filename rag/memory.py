@@ -4,13 +4,12 @@ rag/followup.py), a running summary of older turns written by the model, session
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.files import write_text
 from rag.errors import InputError
 from rag.generate import Generator
 from rag.prompts import load
@@ -37,12 +36,9 @@ class Session:
     summarized_turns: int = 0
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{self.name}.json"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".session-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, ensure_ascii=False, indent=1)
-        os.replace(tmp, target)
+        text = json.dumps(asdict(self), ensure_ascii=False, indent=1)
+        write_text(target, text, prefix=".session-", suffix=".json")
         return target
 
     @classmethod

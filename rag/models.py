@@ -20,11 +20,11 @@ import importlib.metadata as md
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.files import replacing
 from rag.assemble import assemble, join_folder
 from rag.errors import ModelError, ModelMissing
 from rag.isolate import in_fresh_process
@@ -500,14 +500,8 @@ def _assembled_gguf(b: Bundled, models_dir: Path, on_status: Callable[[str], Non
     target = _gguf_target(b, models_dir)
     parts = gguf_parts(b)
     on_status(f"assembling {b.name} from {len(parts)} parts (once)")
-    models_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=models_dir, prefix=".gguf-", suffix=".part")
-    os.close(fd)
-    try:
-        assemble(parts, Path(tmp), b.sha256)  # checks the digest: a mismatch leaves nothing
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with replacing(target, prefix=".gguf-", suffix=".part") as tmp:
+        assemble(parts, tmp, b.sha256)  # checks the digest: a mismatch leaves nothing
     return target
 
 

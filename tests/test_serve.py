@@ -283,13 +283,13 @@ def test_the_server_file_appears_whole(tmp_path: Path, monkeypatch: pytest.Monke
     from rag.serve import runner
 
     seen_while_writing: list[bool] = []
-    real_dump = json.dump
+    real_write = Path.write_text
 
-    def dump(data: Any, out: Any) -> None:
-        seen_while_writing.append((tmp_path / runner.SERVER_FILE).exists())
-        real_dump(data, out)
+    def write_text(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+        seen_while_writing.append(self.name == runner.SERVER_FILE or (tmp_path / runner.SERVER_FILE).exists())
+        return real_write(self, data, *args, **kwargs)
 
-    monkeypatch.setattr(runner.json, "dump", dump)
+    monkeypatch.setattr(Path, "write_text", write_text)
     with runner.announced(tmp_path, "http://127.0.0.1:1", "secret", "store") as path:
         assert seen_while_writing == [False]
         assert json.loads(path.read_text())["token"] == "secret"

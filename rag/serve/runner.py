@@ -7,13 +7,13 @@ import ipaddress
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from core.files import write_text
 from core.registry import Registry
 
 # name → run(app, sock): serve the app on an already bound socket until interrupted
@@ -70,16 +70,11 @@ def url_of(sock: socket.socket) -> str:
 def announced(home: Path, url: str, token: str | None, store: str) -> Iterator[Path]:
     """The server file `rag ask` and `rag chat` find a running server by (readable by this user
     only: it holds the token), removed when the server stops."""
-    home.mkdir(parents=True, exist_ok=True)
     path = home / SERVER_FILE
     data = {"url": url, "pid": os.getpid(), "token": token, "store": store}
-    # Written beside it and renamed into place: a client looking for the server never reads a
-    # half-written file (under load one did, and fell back to answering in-process).
-    # mkstemp creates the file readable by this user only, as the token needs.
-    fd, tmp = tempfile.mkstemp(prefix=".server-", suffix=".json", dir=home)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(data, out)
-    os.replace(tmp, path)
+    # Renamed into place: a client looking for the server never reads a half-written file (under
+    # load one did, and fell back to answering in-process); only this user can read the token.
+    write_text(path, json.dumps(data), prefix=".server-", suffix=".json")
     try:
         yield path
     finally:
