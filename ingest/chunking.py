@@ -38,6 +38,16 @@ class ChunkConfig:
         """Changes whenever a setting that changes the chunks changes (part of the sync manifest)."""
         return f"win-v1:{self.size}:{self.overlap}"
 
+    @classmethod
+    def from_key(cls, key: str) -> ChunkConfig | None:
+        """The config a manifest key was made with; None for a key of another kind."""
+        kind, _, rest = key.partition(":")
+        size, _, overlap = rest.partition(":")
+        try:
+            return cls(int(size), int(overlap)) if kind == "win-v1" else None
+        except ValueError:
+            return None
+
 
 def _split_oversized(unit: Unit, n_tokens: int, size: int, count: CountTokens) -> list[tuple[Unit, int]]:
     pieces = [p for p in _SENTENCE_END.split(unit.text) if p.strip()]

@@ -11,10 +11,10 @@ import itertools
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -50,6 +50,9 @@ class IngestOptions:
     max_file_bytes: int | None = None  # None: no limit (the CLI passes the max_file_mb setting)
     embed_group: int = 1024  # chunks embedded together; bigger length-sorted groups pad less
     transcripts: MediaTranscripts | None = None  # audio and video are skipped as failed without one
+    # A collection keeps the chunking its files were indexed with unless the run asks for a size:
+    # a new default must not silently re-embed every file at the next sync.
+    keep_chunking: bool = False
 
 
 @dataclass
@@ -155,6 +158,17 @@ class Ingestor:
         self._reasons: dict[str, str] = {}  # why a file that is still there is removed
         self._stop = threading.Event()  # set when the run ends early: the loader thread stops too
 
+    def _keep_chunking(self, entries: dict[str, FileEntry]) -> None:
+        """Chunk as most of the collection's files were chunked (by this embedder)."""
+        configs = Counter(e.config for e in entries.values())
+        if not configs:
+            return
+        chunking, _, embedder = configs.most_common(1)[0][0].partition("|")
+        kept = ChunkConfig.from_key(chunking)
+        if kept is not None and embedder == self.embedder.name and kept != self.options.chunk:
+            self.options = replace(self.options, chunk=kept)
+            self.config_key = f"{kept.key}|{self.embedder.name}"
+
     # ---- planning -------------------------------------------------------------------------
     def run(self, root: Path) -> IngestReport:
         t0 = time.perf_counter()
@@ -178,6 +192,9 @@ class Ingestor:
         if opts.reembed and not opts.dry_run:
             self.manifest.drop_collection(opts.collection)
         entries = self.manifest.entries(opts.collection)
+        if opts.keep_chunking and not opts.reembed:
+            self._keep_chunking(entries)
+            opts = self.options
         todo: list[tuple[Path, FileEntry | None]] = []
         todo_bytes = 0
         seen: set[str] = set()
@@ -250,7 +267,8 @@ class Ingestor:
             report.seconds = time.perf_counter() - t0
         synced(collection, self.lexical_dir)  # rebuilt only if this (or an interrupted) run changed it
         report.collection_chunks = collection.count()
-        collection.set_metadata(last_ingest=now_iso())
+        # The chunk size is kept: abstention's thresholds depend on it (rag.abstain).
+        collection.set_metadata(last_ingest=now_iso(), chunk_tokens=opts.chunk.size)
         self.manifest.record_run(
             opts.collection, f"{report.count('added')} added, {report.count('updated')} updated"
         )

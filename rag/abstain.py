@@ -60,11 +60,17 @@ def calibrated_abstention(
     *,
     rerank_min: float | None = None,
     dense_min: float | None = None,
+    chunk_tokens: int | None = None,
 ) -> Abstention:
     """Thresholds measured by scripts/calibrate_abstention.py (rag/calibration.json); explicit
-    values (the settings' overrides) win. An embedder with no calibration gets the generic values."""
+    values (the settings' overrides) win. An embedder with no calibration gets the generic values.
+    Similarities depend on the chunk size (a short chunk matches a question more closely), so an
+    embedder's thresholds are per chunk size (`chunk_tokens`: the collection's) where one was
+    calibrated; otherwise those of the size it was calibrated at."""
     data = json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8"))
     emb = data.get("embedders", {}).get(embedder_name, {})
+    if chunk_tokens is not None and chunk_tokens != emb.get("chunk_tokens"):
+        emb = emb.get("by_chunk_tokens", {}).get(str(chunk_tokens), emb)
     generic = data.get("generic", {})
     rr = data.get("rerankers", {}).get(reranker_name or "", {})
     return Abstention(

@@ -85,7 +85,12 @@ def ingest(
     ] = False,
     password: Annotated[str | None, typer.Option("--password", help="Password for protected PDFs.")] = None,
     chunk_tokens: Annotated[
-        int | None, typer.Option("--chunk-tokens", min=16, help="Chunk size in embedder tokens.")
+        int | None,
+        typer.Option(
+            "--chunk-tokens",
+            min=16,
+            help="Chunk size in embedder tokens (an existing collection keeps its own unless this is given).",
+        ),
     ] = None,
     chunk_overlap: Annotated[
         int | None, typer.Option("--chunk-overlap", min=0, help="Overlap between chunks in tokens.")
@@ -132,6 +137,7 @@ def ingest(
         password=password,
         max_file_bytes=s.max_file_mb * 1024 * 1024,
         transcripts=wiring.transcripts(s),
+        keep_chunking=wiring.keeps_chunking(s),
     )
     progress = RichProgress(err) if not as_json and sys.stderr.isatty() else None
     with wiring.ingest_session(s) as (store_, manifest), progress or ExitStack():

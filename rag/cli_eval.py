@@ -75,10 +75,11 @@ def _backends(
     from rag import wiring
 
     embedder = wiring.embedder_for_ingest(s)
+    chunk = wiring.chunk_config(s, embedder)
     reranker = wiring.reranker(s) if rerank else None
-    options = wiring.ask_options(s, embedder.name, reranker)
+    options = wiring.ask_options(s, embedder.name, reranker, chunk.size)
     factory = wiring.generator_provider(s) if generate else None
-    return embedder, wiring.chunk_config(s, embedder), reranker, factory, options
+    return embedder, chunk, reranker, factory, options
 
 
 def _report_eval(as_json: bool, run: Callable[[Any], Any], render: Callable[[Any, Console], None]) -> None:

@@ -88,12 +88,14 @@ class _Tally:
             self.f1.append(token_f1(answer.text, q.answers))
             detail["contained"] = self.contained[-1]
         if q.answerable:
+            cited = []
             for c in answer.citations:
                 doc = names.get(Path(c.source).stem, Path(c.source).name)
                 norm = normalize(c.text)
-                self.cited_ok.append(
-                    doc in q.gold or any(normalize(a) in norm for a in q.answers if normalize(a))
-                )
+                ok = doc in q.gold or any(normalize(a) in norm for a in q.answers if normalize(a))
+                self.cited_ok.append(ok)
+                cited.append({"doc": doc, "ok": ok})
+            detail |= {"gold_docs": sorted(q.gold), "cited": cited}
         return detail
 
 

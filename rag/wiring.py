@@ -199,6 +199,11 @@ def chunk_config(s: Settings, embedder: Embedder) -> ChunkConfig:
         raise InputError(str(exc)) from None
 
 
+def keeps_chunking(s: Settings) -> bool:
+    """An existing collection keeps its chunk size unless these settings name one."""
+    return not {"chunk_tokens", "chunk_overlap"} & s.model_fields_set
+
+
 def open_collection(s: Settings, name: str, store: ChromaStore | None = None) -> VectorCollection:
     """An existing, non-empty collection to query."""
     collection = (store or open_store(s)).open(name)  # checks the name and that it exists
@@ -244,7 +249,10 @@ def fusion(s: Settings) -> Fusion:
     return Fusion(s.fusion, dense_share=s.dense_share, dense_weight=s.dense_weight)
 
 
-def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> AskOptions:
+def ask_options(
+    s: Settings, embedder_name: str, reranker: Reranker | None, chunk_tokens: int | None = None
+) -> AskOptions:
+    """`chunk_tokens`: the chunk size the collection was built with (abstention depends on it)."""
     from rag.abstain import calibrated_abstention
     from rag.answer import AskOptions
 
@@ -253,6 +261,7 @@ def ask_options(s: Settings, embedder_name: str, reranker: Reranker | None) -> A
         reranker.name if reranker else None,
         rerank_min=s.rerank_threshold,
         dense_min=s.dense_threshold,
+        chunk_tokens=chunk_tokens,
     )
     return AskOptions(
         candidates=s.candidates,
@@ -287,7 +296,8 @@ def assistant(
     embedder = resident.embedder(collection) if resident else embedder_for_collection(s, collection)
     lexical = synced(collection, lexical_dir(s, name), save=_cache_when_idle(s, name))
     chosen = (resident.reranker() if resident else reranker(s)) if rerank else None
-    options = ask_options(s, collection.embedder, chosen)
+    recorded = collection.metadata.get("chunk_tokens")  # absent in collections built before it was kept
+    options = ask_options(s, collection.embedder, chosen, int(recorded) if recorded else None)
     return Assistant(
         Retriever(collection, embedder, lexical, fusion=options.fusion),
         chosen,

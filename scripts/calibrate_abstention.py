@@ -211,9 +211,15 @@ def main() -> None:
         + (f" --reranker {args.reranker}" if args.reranker else "")
         + " --write",
     }
+    if not args.reranker:
+        entry["chunk_tokens"] = s.chunk_tokens
     print(json.dumps({key: entry, "seconds": round(time.perf_counter() - t0, 1)}, indent=2))
     if args.write:
-        data.setdefault(section, {})[key] = entry
+        old = data.setdefault(section, {}).get(key, {})
+        if args.reranker or old.get("chunk_tokens", s.chunk_tokens) == s.chunk_tokens:
+            data[section][key] = entry | {k: v for k, v in old.items() if k == "by_chunk_tokens"}
+        else:  # another chunk size: kept beside the embedder's main entry
+            old.setdefault("by_chunk_tokens", {})[str(s.chunk_tokens)] = entry
         (ROOT / "rag" / "calibration.json").write_text(json.dumps(data, indent=2) + "\n")
 
 

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.embedder import CachedEmbedder
 from ingest.pipeline import IngestOptions, Ingestor
 from rag import eval_data, wiring
 from rag.cli_common import quiet_libraries
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-answers"), help="reused between runs")
     ap.add_argument("-o", "--option", action="append", default=[], help="a setting, e.g. top_k=3")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--embed-cache", type=Path, default=None, help="SQLite file of cached chunk vectors")
     args = ap.parse_args()
     quiet_libraries()
     overrides = dict(o.split("=", 1) for o in args.option)
@@ -75,6 +77,8 @@ def main() -> None:
     docs = args.home / "docs" / args.set
     names = write_corpus(evalset, docs) if not docs.exists() else corpus_names(evalset)
     embedder = wiring.embedder_for_ingest(s)
+    if args.embed_cache:  # the corpus' vectors from an earlier run (eval_embedders fills the same file)
+        embedder = CachedEmbedder(embedder, args.embed_cache)
     with wiring.ingest_session(s) as (store, manifest):
         options = IngestOptions(collection=s.collection, chunk=wiring.chunk_config(s, embedder))
         Ingestor(store, manifest, embedder, wiring.lexical_dir(s, s.collection), options).run(docs)

@@ -678,3 +678,20 @@ def test_numbers_in_titles_and_times_are_not_evidence() -> None:
     assert replaced == ["doce"]  # 12 is in the title and the time label, not in what was said
     _, _, replaced = attribute("Según Fernández hacen falta 8 fotones [1].", [passage], embed, lang="es")
     assert replaced == []  # names may come from the speakers
+
+
+def test_abstention_thresholds_follow_the_chunk_size() -> None:
+    """A short chunk matches a question more closely, so its collections get the thresholds
+    calibrated at that size; a size never calibrated gets the embedder's main entry."""
+    import json
+    from importlib.resources import files
+
+    name = "sentence-transformers:embeddinggemma-300m"
+    entry = json.loads((files("rag") / "calibration.json").read_text())["embedders"][name]
+    main, short = entry["dense_min"], entry["by_chunk_tokens"]["96"]["dense_min"]
+    assert main != short
+    assert calibrated_abstention(name, None).dense_min == main
+    assert calibrated_abstention(name, None, chunk_tokens=entry["chunk_tokens"]).dense_min == main
+    assert calibrated_abstention(name, None, chunk_tokens=96).dense_min == short
+    assert calibrated_abstention(name, None, chunk_tokens=128).dense_min == main
+    assert calibrated_abstention(name, None, chunk_tokens=96, dense_min=0.5).dense_min == 0.5

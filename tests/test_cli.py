@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -372,3 +373,28 @@ def test_models_prepare_builds_the_configured_generator_once(monkeypatch: pytest
     result = runner.invoke(app, ["models", "prepare"])
     assert result.exit_code == 0, result.output
     assert built == ["fake-model"] and "fake-model: ready" in result.output
+
+
+def test_a_collection_keeps_its_chunk_size_for_abstention(
+    corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk size a collection was built with reaches the abstention thresholds at query time."""
+    from rag import abstain, wiring
+    from rag.config import Settings
+
+    assert runner.invoke(app, ["ingest", str(corpus_copy), "--chunk-tokens", "96"]).exit_code == 0
+    s = Settings()
+    assert wiring.open_collection(s, "default").metadata["chunk_tokens"] == 96
+    again = runner.invoke(app, ["ingest", str(corpus_copy), "--json"])  # the default size is not asked for
+    assert json.loads(again.stdout)["chunks_embedded"] == 0
+    assert wiring.open_collection(s, "default").metadata["chunk_tokens"] == 96
+    seen: list[int | None] = []
+    real = abstain.calibrated_abstention
+
+    def spy(*args: Any, **kwargs: Any) -> abstain.Abstention:
+        seen.append(kwargs.get("chunk_tokens"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(abstain, "calibrated_abstention", spy)
+    wiring.assistant(s, "default")
+    assert seen == [96]

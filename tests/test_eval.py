@@ -247,3 +247,29 @@ def test_eval_runs_conversations_through_the_chat_path(tmp_path: Path, corpus_co
     assert report["kind_agreement"] == 1.0 and report["contained"] is None  # retrieval only
     missing = runner.invoke(app, ["eval", str(data)])
     assert missing.exit_code == 1 and "pass --corpus" in missing.output
+
+
+def test_each_answer_records_which_documents_it_cited() -> None:
+    """The per-answer record says which cited documents were right: what a citation-precision
+    miss is read from."""
+    from rag.eval_answers import _Tally
+    from rag.eval_data import EvalQuery
+    from rag.types import Answer, Citation
+
+    def cite(number: int, source: str, text: str) -> Citation:
+        return Citation(number, source, source, "", None, None, None, None, [], 1.0, 1.0, text)
+
+    q = EvalQuery("q1", "When did Lovelace publish?", {"lovelace": 1.0}, ["1843"])
+    answer = Answer(
+        q.question,
+        q.question,
+        "In 1843 [1][2].",
+        citations=[
+            cite(1, "docs/lovelace.md", "She published in 1843."),
+            cite(2, "docs/babbage.md", "Gears."),
+        ],
+    )
+    tally = _Tally()
+    detail = tally.add(q, answer, {"lovelace": "lovelace", "babbage": "babbage"})
+    assert detail["cited"] == [{"doc": "lovelace", "ok": True}, {"doc": "babbage", "ok": False}]
+    assert detail["gold_docs"] == ["lovelace"] and tally.cited_ok == [True, False]

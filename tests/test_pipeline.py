@@ -392,3 +392,26 @@ def test_dry_run_reports_progress_too(env: Env, corpus_copy: Path) -> None:
 
 def report_has(report: object, path: Path) -> bool:
     return any(r.path == path.resolve().as_posix() for r in report.results)  # type: ignore[attr-defined]
+
+
+def test_a_collection_keeps_its_chunking_unless_a_size_is_asked_for(env: Env, corpus_copy: Path) -> None:
+    """A changed default must not re-embed every file at the next sync; an explicit size (or
+    --reembed) still re-chunks."""
+    built = ChunkConfig(64, 16)
+    first = env.ingest(corpus_copy, chunk=built)
+    before = env.snapshot()
+    assert env.store.open("test").metadata["chunk_tokens"] == 64
+    again = env.ingest(corpus_copy, chunk=ChunkConfig(128, 32), keep_chunking=True)
+    assert statuses(again) == {"unchanged": 9} and again.chunks_embedded == 0
+    assert env.snapshot() == before and env.store.open("test").metadata["chunk_tokens"] == 64
+    asked = env.ingest(corpus_copy, chunk=ChunkConfig(128, 32))
+    assert statuses(asked) == {"updated": 9} and asked.collection_chunks < first.collection_chunks
+    assert env.store.open("test").metadata["chunk_tokens"] == 128
+    env.ingest(corpus_copy, chunk=built)
+    rebuilt = env.ingest(corpus_copy, chunk=ChunkConfig(128, 32), keep_chunking=True, reembed=True)
+    assert rebuilt.chunks_embedded > 0 and env.store.open("test").metadata["chunk_tokens"] == 128
+
+
+def test_chunk_config_round_trips_through_its_manifest_key() -> None:
+    assert ChunkConfig.from_key(ChunkConfig(96, 32).key) == ChunkConfig(96, 32)
+    assert ChunkConfig.from_key("other-v2:96") is None and ChunkConfig.from_key("win-v1:x:1") is None

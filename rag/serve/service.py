@@ -170,6 +170,7 @@ class Service:
                 chunk=wiring.chunk_config(s, embedder),
                 max_file_bytes=s.max_file_mb * 1024 * 1024,
                 transcripts=wiring.transcripts(s),
+                keep_chunking=wiring.keeps_chunking(s),
             )
             with wiring.ingest_session(s, self.resident.store) as (store, manifest):
                 lexical = wiring.lexical_dir(s, job.collection)
