@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -94,3 +95,14 @@ def wait_for_first_file(proc: subprocess.Popen[bytes], manifest: Path, timeout: 
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline and _recorded(manifest) == 0:
         time.sleep(0.05)
+
+
+def interruptible(script: str) -> subprocess.Popen[bytes]:
+    """`python -c script` that Ctrl-C reaches even when the tests run as a background job (which
+    starts every child with SIGINT ignored, so Python would never raise KeyboardInterrupt)."""
+    import signal
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return subprocess.Popen([sys.executable, "-c", script], preexec_fn=default_sigint)

@@ -4,8 +4,6 @@ cache, corrected transcripts beside the recording, dry runs, failures, export, i
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from ingest.media import MediaTranscripts, export_transcript
 from ingest.transcribe import FAKE_MAGIC, OnAudio, ScriptedTranscriber, Transcript, make_transcriber
 from rag.cli import app
 from rag.context import play_link
-from tests.helpers import Env, wait_for_first_file
+from tests.helpers import Env, interruptible, wait_for_first_file
 
 runner = CliRunner()
 
@@ -272,7 +270,7 @@ def test_interrupted_transcription_leaves_nothing_half_done(tmp_path: Path, sig:
     state = tmp_path / "state"
     root = str(Path(__file__).resolve().parents[1])
     script = MEDIA_SCRIPT.format(root=root, state=str(state), docs=str(docs), delay=0.1)
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = interruptible(script)
     wait_for_first_file(proc, state / "manifest.sqlite")
     time.sleep(0.5)  # well inside the long transcription
     proc.send_signal(sig)

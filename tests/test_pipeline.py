@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from core.errors import EmbedderMismatch, InputError, StoreError
 from core.lexical import LexicalIndex
 from ingest.chunking import ChunkConfig
 from ingest.pipeline import Ingestor
-from tests.helpers import Env, RecordingProgress, fusion, wait_for_first_file
+from tests.helpers import Env, RecordingProgress, fusion, interruptible, wait_for_first_file
 
 
 @pytest.fixture()
@@ -209,7 +207,7 @@ def test_killed_ingest_recovers_without_duplicates(tmp_path: Path, corpus_copy: 
     state = tmp_path / "state"
     root = str(Path(__file__).resolve().parents[1])
     script = KILL_SCRIPT.format(root=root, state=str(state), docs=str(corpus_copy), delay=0.15)
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = interruptible(script)
     recorded = state / "manifest.sqlite"
     wait_for_first_file(proc, recorded)  # then kill: some written, the rest not
     proc.send_signal(signal.SIGKILL)
@@ -253,7 +251,7 @@ def test_ctrl_c_stops_a_multi_file_ingest_promptly_and_consistently(
     state = tmp_path / "state"
     root = str(Path(__file__).resolve().parents[1])
     script = INTERRUPT_SCRIPT.format(root=root, state=str(state), docs=str(corpus_copy), load_s=1.0)
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = interruptible(script)
     wait_for_first_file(proc, state / "manifest.sqlite")
     proc.send_signal(signal.SIGINT)
     t = time.monotonic()
