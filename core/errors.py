@@ -20,7 +20,12 @@ class Cancelled(RagError):
 
 
 class StoreError(RagError):
-    """The vector store is missing, unreachable or inconsistent with the request."""
+    """The vector store is missing, unreachable or inconsistent with the request. `reason` is what
+    the store itself said, without the advice the message adds around it."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class EmbedderMismatch(StoreError):

@@ -23,6 +23,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 BATCH = 2000
 SCHEMA = 1
 MANIFEST_SUFFIX = ".manifest"  # companion collections that hold a server-side manifest
+REBUILD_SUFFIX = ".rebuild"  # a collection's vectors being rebuilt by `rag doctor --repair`
 
 
 def check_collection_name(name: str) -> str:
@@ -94,6 +95,17 @@ class VectorCollection:
     def ids_for_source(self, source: str) -> set[str]:
         with self._errors():
             return set(self._raw.get(where={"source": source}, include=[])["ids"])
+
+    def ids(self, limit: int | None = None, offset: int = 0) -> list[str]:
+        with self._errors():
+            return list(self._raw.get(include=[], limit=limit, offset=offset)["ids"])
+
+    def vectors(self, ids: Sequence[str]) -> list[np.ndarray]:
+        """The stored vectors of `ids`, in that order."""
+        with self._errors():
+            res = self._raw.get(ids=list(ids), include=["embeddings"])
+        by_id = dict(zip(res["ids"], res["embeddings"], strict=True))
+        return [np.asarray(by_id[i], dtype=np.float32) for i in ids if i in by_id]
 
     def sources(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -167,6 +179,7 @@ class ChromaStore:
 
         settings = Settings(anonymized_telemetry=False)
         self.location = url or str(path)
+        self.remote = bool(url)
         try:
             if url:
                 from urllib.parse import urlparse
@@ -203,16 +216,23 @@ class ChromaStore:
             raise
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
+            if "hnsw" in first.lower() and not self.remote:
+                raise StoreError(
+                    f"the vector index in {self.location} is damaged ({type(exc).__name__}: {first}). "
+                    "Run `rag doctor --repair` to rebuild it from the texts the store holds",
+                    f"{type(exc).__name__}: {first}",
+                ) from None
             raise StoreError(
                 f"Chroma store at {self.location} failed: {type(exc).__name__}: {first}. "
-                "What was written is consistent; run the command again once the store is reachable"
+                "What was written is consistent; run the command again once the store is reachable",
+                f"{type(exc).__name__}: {first}",
             ) from None
 
     def names(self) -> list[str]:
         with self.errors():
             listed = self.client.list_collections()
         names = (c.name if hasattr(c, "name") else str(c) for c in listed)
-        return sorted(n for n in names if not n.endswith(MANIFEST_SUFFIX))
+        return sorted(n for n in names if not n.endswith((MANIFEST_SUFFIX, REBUILD_SUFFIX)))
 
     def open(self, name: str) -> VectorCollection:
         check_collection_name(name)
@@ -251,6 +271,41 @@ class ChromaStore:
     def _get(self, name: str) -> VectorCollection:
         with self.errors():
             return VectorCollection(self.client.get_collection(name, embedding_function=None), self.errors)
+
+    def _raw_names(self) -> list[str]:
+        with self.errors():
+            listed = self.client.list_collections()
+        return [c.name if hasattr(c, "name") else str(c) for c in listed]
+
+    def stage_rebuild(self, name: str, metadata: dict[str, Any]) -> VectorCollection:
+        """An empty collection beside `name` to rebuild it into; a leftover one is dropped first."""
+        staging = name + REBUILD_SUFFIX
+        with self.errors():
+            if staging in self._raw_names():
+                self.client.delete_collection(staging)
+            raw = self.client.create_collection(
+                staging,
+                embedding_function=None,
+                metadata=metadata,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return VectorCollection(raw, self.errors)
+
+    def promote_rebuild(self, name: str) -> None:
+        """Swap the filled rebuild in: the original is dropped only once its copy is whole, so a run
+        killed in between leaves either the original or the whole copy (`pending_rebuilds`)."""
+        staging = name + REBUILD_SUFFIX
+        with self.errors():
+            raw = self.client.get_collection(staging, embedding_function=None)
+            if name in self._raw_names():
+                self.client.delete_collection(name)
+            raw.modify(name=name)
+
+    def pending_rebuilds(self) -> list[str]:
+        """Collections whose whole rebuild was not swapped in yet (their original is gone)."""
+        raw = self._raw_names()
+        cut = len(REBUILD_SUFFIX)
+        return [n[:-cut] for n in raw if n.endswith(REBUILD_SUFFIX) and n[:-cut] not in raw]
 
     def drop(self, name: str) -> None:
         if name in self.names():

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.embedder import Embedder
 from core.errors import Cancelled, InputError, RagError, SkipFile
+from core.integrity import check_vectors
 from core.lexical import synced
 from core.store import ChromaStore, VectorCollection
 from core.text import guess_language
@@ -266,6 +267,7 @@ class Ingestor:
         finally:
             report.seconds = time.perf_counter() - t0
         synced(collection, self.lexical_dir)  # rebuilt only if this (or an interrupted) run changed it
+        check_vectors(collection, self.store.location)  # a damaged index answers wrongly, not loudly
         report.collection_chunks = collection.count()
         # The chunk size is kept: abstention's thresholds depend on it (rag.abstain).
         collection.set_metadata(last_ingest=now_iso(), chunk_tokens=opts.chunk.size)

@@ -1,6 +1,7 @@
 """`rag doctor`: check an embedded store's files and rebuild what can be rebuilt.
 
-The vectors and texts live in Chroma; the manifest (what was ingested from which file) and the
+The vectors and texts live in Chroma. A damaged vector index is rebuilt from the texts
+(`ingest.rebuild`). The manifest (what was ingested from which file) and the
 BM25 indexes are derived from them. A damaged BM25 index is rebuilt from the collection. A damaged
 manifest is moved aside and rebuilt with one row per source the collection holds, marked so that
 the next `rag ingest` re-reads each file and replaces its chunks: the result is what a clean
@@ -15,10 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import RagError
+from core.embedder import Embedder
+from core.errors import RagError, StoreError
+from core.integrity import vector_problem
 from core.lexical import LexicalIndex, synced
-from core.store import ChromaStore
+from core.store import ChromaStore, VectorCollection
 from ingest.manifest import FileEntry, Manifest, now_iso
+from ingest.rebuild import rebuild_vectors
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,25 @@ class Finding:
     detail: str = ""
 
 
-def doctor(
-    store: ChromaStore, manifest_path: Path, lexical_dir: Callable[[str], Path], *, repair: bool
-) -> list[Finding]:
+@dataclass(frozen=True)
+class StoreFiles:
+    """Where an embedded store keeps what `doctor` checks, and how to embed a collection again."""
+
+    store: ChromaStore
+    database: Path  # Chroma's SQLite file
+    manifest: Path
+    lexical_dir: Callable[[str], Path]
+    embedder_for: Callable[[VectorCollection], Embedder]
+
+
+def doctor(files: StoreFiles, *, repair: bool) -> list[Finding]:
+    store = files.store
     try:
-        collections = store.info()
+        pending = store.pending_rebuilds()
+        if repair:
+            for name in pending:
+                store.promote_rebuild(name)
+        names = store.names()
     except Exception as exc:  # Chroma's own errors vary by version; the store is what is named
         return [
             Finding(
@@ -41,11 +59,37 @@ def doctor(
                 f"{type(exc).__name__}: {exc}; re-ingest into a new --store",
             )
         ]
-    findings = [Finding(f"store {store.location}", "ok", f"{len(collections)} collection(s)")]
-    findings.append(_manifest(store, manifest_path, [c.name for c in collections], repair))
-    for info in collections:
-        findings.append(_lexical(store, info.name, lexical_dir(info.name), repair))
+    findings = [Finding(f"store {store.location}", "ok", f"{len(names)} collection(s)")]
+    findings += [_unfinished(name, repair) for name in pending]
+    findings += [_vectors(files, name, repair) for name in names]
+    findings.append(_manifest(store, files.manifest, names, repair))
+    for name in names:
+        findings.append(_lexical(store, name, files.lexical_dir(name), repair))
     return findings
+
+
+def _unfinished(name: str, repair: bool) -> Finding:
+    part = f"vectors of {name!r}"
+    if repair:
+        return Finding(part, "repaired", "an interrupted rebuild was whole; swapped in")
+    return Finding(part, "damaged", "an interrupted rebuild waits to be swapped in: run with --repair")
+
+
+def _vectors(files: StoreFiles, name: str, repair: bool) -> Finding:
+    part = f"vectors of {name!r}"
+    try:
+        problem = vector_problem(files.store.open(name))
+    except StoreError as exc:
+        problem = f"unreadable ({exc.reason})"
+    if not problem:
+        return Finding(part, "ok")
+    if not repair:
+        return Finding(part, "damaged", f"{problem}; --repair embeds its chunks again from their texts")
+    chunks = rebuild_vectors(files.store, name, files.database, files.embedder_for)
+    problem = vector_problem(files.store.open(name))
+    if problem:
+        return Finding(part, "damaged", f"rebuilt {chunks} chunks, still {problem}")
+    return Finding(part, "repaired", f"embedded {chunks} chunks again from their stored texts")
 
 
 def _manifest(store: ChromaStore, path: Path, names: list[str], repair: bool) -> Finding:

@@ -3,7 +3,9 @@ Expected errors become one red line on stderr and exit 1; usage errors exit 2 (T
 
 from __future__ import annotations
 
+import atexit
 import json
+import signal
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -213,13 +215,17 @@ def doctor(
     store: StoreOpt = None,
     repair: Annotated[
         bool,
-        typer.Option("--repair", help="Rebuild what is damaged (the manifest, BM25 indexes) from the store."),
+        typer.Option(
+            "--repair",
+            help="Rebuild what is damaged (vector indexes, the manifest, BM25 indexes) from the store.",
+        ),
     ] = False,
 ) -> None:
     """Check the store's files (Chroma, manifest, BM25 indexes); --repair rebuilds what can be rebuilt."""
     from rich.table import Table
 
     from ingest.lock import CollectionLock
+    from ingest.repair import StoreFiles
     from ingest.repair import doctor as run_doctor
     from rag import wiring
     from rag.errors import InputError
@@ -231,20 +237,22 @@ def doctor(
     if not s.store_dir.exists():
         raise InputError(f"no store at {s.store_dir}: nothing to check")
     store_ = wiring.open_store(s)
+    files = StoreFiles(
+        store_,
+        wiring.chroma_database(s),
+        wiring.state_dir(s) / "manifest.sqlite",
+        lambda name: wiring.lexical_dir(s, name),
+        lambda collection: wiring.embedder_for_collection(s, collection),
+    )
     with ExitStack() as held:
-        if repair:  # no ingest may write while the manifest and indexes are rebuilt
+        if repair:  # no ingest may write while vectors, the manifest and indexes are rebuilt
             try:
-                names = [c.name for c in store_.info()]
+                names = store_.names()
             except Exception:
                 names = []
             for name in names:
                 held.enter_context(CollectionLock(wiring.state_dir(s) / "locks", name))
-        findings = run_doctor(
-            store_,
-            wiring.state_dir(s) / "manifest.sqlite",
-            lambda name: wiring.lexical_dir(s, name),
-            repair=repair,
-        )
+        findings = run_doctor(files, repair=repair)
     table = Table(title="rag doctor", title_justify="left")
     for col in ("part", "state", "detail"):
         table.add_column(col, overflow="fold")
@@ -420,4 +428,10 @@ app.add_typer(models_app, name="models")
 def main() -> None:
     quiet_libraries()
     show_status_lines()
-    app()
+    try:
+        app()
+    finally:
+        # Registered last, so it runs first among exit handlers, after worker threads have been joined:
+        # Python resets SIGINT to its default late in shutdown, and a Ctrl-C landing there would turn
+        # a finished command into a process killed by a signal, with no message.
+        atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)

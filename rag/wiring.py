@@ -49,6 +49,12 @@ def open_store(s: Settings) -> ChromaStore:
     return ChromaStore(s.store_dir / "chroma")
 
 
+def chroma_database(s: Settings) -> Path:
+    """Chroma's own SQLite file in an embedded store: `rag doctor` reads chunk texts from it when
+    Chroma cannot open a collection's damaged vector index."""
+    return s.store_dir / "chroma" / "chroma.sqlite3"
+
+
 def open_manifest(s: Settings, store: ChromaStore) -> ManifestStore:
     """SQLite beside an embedded store; inside the server for a Chroma server, so that every
     machine ingesting into a shared collection sees the same record."""

@@ -1,7 +1,7 @@
 """Fault injection for `rag ingest`: interrupt it (SIGINT) and kill it (SIGKILL) at random moments,
 and damage each file of the store in turn; after each fault, the next `rag ingest` (after
 `rag doctor --repair` where the error asks for it) must end with the same chunk ids, texts and
-BM25 index as a clean ingest, and every error must be one line, never a traceback.
+BM25 index as a clean ingest, a vector index that finds its own chunks, and every error must be one line, never a traceback.
 
 Runs the real CLI in subprocesses on the podcast transcripts of ../shared/data (or corpus/), with
 the hash embedder so a trial takes seconds. Prints and saves JSON; exits 1 if any trial failed.
@@ -23,7 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.integrity import vector_problem
 from core.lexical import LexicalIndex
+from core.store import VectorCollection
 from rag import wiring
 from rag.config import load_settings
 
@@ -39,6 +41,9 @@ def env_for(home: Path) -> dict[str, str]:
         "RAG_EMBEDDER": "64",
         "RAG_RERANKER": "",
         "RAG_GENERATOR_BACKEND": "scripted",  # an answer without a model: the query path is exercised
+        # Small chunks: enough of them that Chroma writes its HNSW index to disk, whose files are damaged too.
+        "RAG_CHUNK_TOKENS": "96",
+        "RAG_CHUNK_OVERLAP": "32",
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     }
@@ -48,10 +53,15 @@ def rag(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
     return subprocess.run([*RAG, *args], env=env_for(home), capture_output=True, text=True, timeout=timeout)
 
 
+def open_collection(home: Path) -> VectorCollection:
+    s = load_settings(home=home, embedder_backend="hash", embedder="64")
+    return wiring.open_store(s).open("default")
+
+
 def snapshot(home: Path) -> tuple[dict[str, str], list[str]]:
     """(chunk id → text, sorted BM25 ids) of the default collection."""
     s = load_settings(home=home, embedder_backend="hash", embedder="64")
-    collection = wiring.open_store(s).open("default")
+    collection = open_collection(home)
     index = LexicalIndex.load(wiring.lexical_dir(s, "default"))
     return {i: t for i, t, _ in collection.iter_records()}, sorted(index.ids) if index else []
 
@@ -72,6 +82,9 @@ def finish(home: Path, docs: Path) -> tuple[bool, str]:
         return False, f"not a one-line error: {done.stderr[-400:]}"
     if done.returncode != 0:
         return False, done.stderr.strip()[-300:]
+    problem = vector_problem(open_collection(home))
+    if problem:
+        return False, f"ingest completed, but the vector index {problem}"
     asked = rag(home, "ask", "What did the guests say about vector databases?", "--json")
     if asked.returncode != 0 or not one_line_error(asked):
         return False, f"ingest completed, then a question failed: {asked.stderr.strip()[-300:]}"
@@ -85,6 +98,8 @@ def interrupted(home: Path, docs: Path, sig: int, after: float) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # started from a background job, a child would inherit SIGINT ignored and never see the fault
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(after)
     proc.send_signal(sig)

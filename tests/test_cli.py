@@ -398,3 +398,19 @@ def test_a_collection_keeps_its_chunk_size_for_abstention(
     monkeypatch.setattr(abstain, "calibrated_abstention", spy)
     wiring.assistant(s, "default")
     assert seen == [96]
+
+
+def test_ctrl_c_after_a_command_has_finished_does_not_kill_it() -> None:
+    """Python puts SIGINT back to its default late in shutdown; a Ctrl-C landing there (the last
+    exit handler here stands in for it) must leave a finished command's exit status and stderr alone."""
+    script = (
+        "import atexit, os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "atexit.register(os.kill, os.getpid(), signal.SIGINT)\n"
+        "sys.argv = ['rag', '--version']\n"
+        "from rag.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
