@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     )
 
     chunk_tokens: int = Field(
-        254, ge=16, description="Sliding-window size in embedder tokens, capped by the embedder's limit"
+        96, ge=16, description="Sliding-window size in embedder tokens, capped by the embedder's limit"
     )
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks")
     max_file_mb: int = Field(200, ge=1, description="Files larger than this are skipped")

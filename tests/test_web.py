@@ -60,6 +60,8 @@ def browser() -> Iterator[Any]:
 def site(monkeypatch: pytest.MonkeyPatch, corpus_copy: Path, rag_home: Path) -> Iterator[Served]:
     monkeypatch.setenv("RAG_GENERATOR_BACKEND", "scripted")
     monkeypatch.setenv("RAG_GENERATOR", "0.02")
+    # Wider hashed vectors collide less: at 64 dimensions which talk ranks first moved with the chunk size.
+    monkeypatch.setenv("RAG_EMBEDDER", "1024")
     (corpus_copy / "notes" / "seguridad.md").write_text(HOSTILE, encoding="utf-8")
     assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
     server = Served(rag_home)
