@@ -9,9 +9,10 @@ from core.types import Chunk
 
 @dataclass
 class Hit:
-    """A retrieved chunk with every score it collected. `fused` is the reciprocal-rank fusion score
-    of the dense and BM25 rankings (a sum of 1/(60 + rank), about 0.01-0.03, not a similarity);
-    `dense_score` is cosine similarity; `rerank_score` is the cross-encoder's, when one ran."""
+    """A retrieved chunk with every score it collected. `fused` is the hybrid score of the dense and
+    BM25 legs (`core.text.Fusion`: a blend of each leg's normalised scores, or reciprocal-rank
+    fusion; either way not a similarity); `dense_score` is cosine similarity; `rerank_score` is the
+    cross-encoder's, when one ran."""
 
     chunk: Chunk
     fused: float = 0.0

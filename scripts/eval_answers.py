@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--set", choices=sorted(SETS), required=True)
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
     ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--skip", type=int, default=0, help="start after this many questions (a run in parts)")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-answers"), help="reused between runs")
     ap.add_argument("-o", "--option", action="append", default=[], help="a setting, e.g. top_k=3")
@@ -73,7 +74,7 @@ def main() -> None:
     args.home.mkdir(parents=True, exist_ok=True)
     s = load_settings(home=args.home, collection=args.set.replace("_", "-"), **overrides)
     evalset = held_out(args.set, args.split, args.data)
-    evalset = EvalSet(evalset.name, evalset.docs, evalset.queries[: args.limit])
+    evalset = EvalSet(evalset.name, evalset.docs, evalset.queries[args.skip : args.skip + args.limit])
     docs = args.home / "docs" / args.set
     names = write_corpus(evalset, docs) if not docs.exists() else corpus_names(evalset)
     embedder = wiring.embedder_for_ingest(s)
@@ -93,7 +94,8 @@ def main() -> None:
     result = {"set": evalset.name, "options": overrides, "seconds": seconds, "metrics": summary}
     print(json.dumps(summary | {"set": evalset.name, "options": overrides, "seconds": seconds}, indent=1))
     result["answers"] = metrics.details
-    out = args.out or ROOT / "bench-results" / f"answers-{evalset.name}.json"
+    part = f"-from{args.skip}" if args.skip else ""
+    out = args.out or ROOT / "bench-results" / f"answers-{evalset.name}{part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
 
