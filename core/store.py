@@ -42,6 +42,7 @@ class CollectionInfo:
     embedder: str
     dim: int
     last_ingest: str | None
+    chunk_tokens: int | None = None  # recorded by ingest; None for a collection from before that
 
 
 class VectorCollection:
@@ -317,5 +318,15 @@ class ChromaStore:
         for name in self.names():
             col = self._get(name)
             meta = col.metadata
-            out.append(CollectionInfo(name, col.count(), col.embedder, col.dim, meta.get("last_ingest")))
+            size = meta.get("chunk_tokens")
+            out.append(
+                CollectionInfo(
+                    name,
+                    col.count(),
+                    col.embedder,
+                    col.dim,
+                    meta.get("last_ingest"),
+                    int(size) if isinstance(size, int) else None,
+                )
+            )
         return out

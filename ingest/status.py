@@ -23,6 +23,7 @@ class CollectionRow:
     embedder: str
     dim: int
     last_ingest: str | None
+    chunk_tokens: int | None = None
 
 
 def documents(store: ChromaStore, manifest: ManifestStore, collection: str) -> list[DocumentRow]:
@@ -34,6 +35,8 @@ def documents(store: ChromaStore, manifest: ManifestStore, collection: str) -> l
 
 def collections(store: ChromaStore, manifest: ManifestStore) -> list[CollectionRow]:
     return [
-        CollectionRow(i.name, len(manifest.entries(i.name)), i.chunks, i.embedder, i.dim, i.last_ingest)
+        CollectionRow(
+            i.name, len(manifest.entries(i.name)), i.chunks, i.embedder, i.dim, i.last_ingest, i.chunk_tokens
+        )
         for i in store.info()
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
 from rag.retrieve import lexical_coverage
 from rag.types import Hit
@@ -54,6 +55,28 @@ class Abstention:
         return weak, why
 
 
+def _calibration() -> dict[str, Any]:
+    return dict(json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8")))
+
+
+def calibration_gap(embedder_name: str, chunk_tokens: int | None) -> str:
+    """'' when abstention's thresholds were measured for this embedder at this chunk size;
+    otherwise which thresholds stand in, for `rag status` to say."""
+    emb = _calibration().get("embedders", {}).get(embedder_name)
+    if emb is None:
+        return f"abstention was not calibrated for {embedder_name}: generic thresholds apply"
+    sizes = sorted(
+        {int(n) for n in emb.get("by_chunk_tokens", {})} | {int(emb.get("chunk_tokens") or 0)} - {0}
+    )
+    if chunk_tokens is None or not sizes or chunk_tokens in sizes:
+        return ""
+    measured = ", ".join(str(n) for n in sizes)
+    return (
+        f"abstention was calibrated for {embedder_name} at {measured} tokens, not {chunk_tokens}: "
+        f"the thresholds of {emb.get('chunk_tokens') or sizes[0]} apply"
+    )
+
+
 def calibrated_abstention(
     embedder_name: str,
     reranker_name: str | None,
@@ -67,7 +90,7 @@ def calibrated_abstention(
     Similarities depend on the chunk size (a short chunk matches a question more closely), so an
     embedder's thresholds are per chunk size (`chunk_tokens`: the collection's) where one was
     calibrated; otherwise those of the size it was calibrated at."""
-    data = json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8"))
+    data = _calibration()
     emb = data.get("embedders", {}).get(embedder_name, {})
     if chunk_tokens is not None and chunk_tokens != emb.get("chunk_tokens"):
         emb = emb.get("by_chunk_tokens", {}).get(str(chunk_tokens), emb)

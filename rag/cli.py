@@ -179,12 +179,14 @@ def status(
     chroma_token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List collections (chunks, embedder, last ingest); with --collection, its documents."""
+    """List collections (chunks, chunk size, embedder, last ingest); with --collection, its documents."""
     from dataclasses import asdict
 
     from ingest import status as report
     from rag import wiring
+    from rag.abstain import calibration_gap
     from rag.ui.ingest import collections_table, documents_table
+    from rag.ui.render import markup_safe
 
     s = settings(store=store, chroma_url=chroma_url, chroma_token=chroma_token)
     store_ = wiring.open_store(s)
@@ -207,6 +209,13 @@ def status(
         console.print(f"No collections in {store_.location}. Run [bold]rag ingest PATH[/] to create one.")
     else:
         console.print(collections_table(store_.location, cols))
+        for c in cols:
+            gap = calibration_gap(c.embedder, c.chunk_tokens)
+            if gap:
+                console.print(
+                    f"[yellow]{c.collection}[/]: {markup_safe(gap)} (scripts/calibrate_abstention.py)",
+                    highlight=False,
+                )
 
 
 @app.command()

@@ -695,3 +695,14 @@ def test_abstention_thresholds_follow_the_chunk_size() -> None:
     assert calibrated_abstention(name, None, chunk_tokens=96).dense_min == short
     assert calibrated_abstention(name, None, chunk_tokens=128).dense_min == main
     assert calibrated_abstention(name, None, chunk_tokens=96, dense_min=0.5).dense_min == 0.5
+
+
+def test_status_says_when_abstention_was_not_calibrated_for_a_collection() -> None:
+    from rag.abstain import calibration_gap
+
+    name = "sentence-transformers:embeddinggemma-300m"
+    assert calibration_gap(name, 96) == "" and calibration_gap(name, 254) == ""
+    assert calibration_gap(name, None) == ""  # a collection from before sizes were recorded
+    gap = calibration_gap(name, 128)
+    assert "96, 254" in gap and "not 128" in gap and "254 apply" in gap
+    assert "generic" in calibration_gap("hash:64", 96)

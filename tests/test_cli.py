@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag.cli import app
+from rag.config import load_settings
 
 runner = CliRunner()
 
@@ -44,6 +45,9 @@ def test_ingest_status_and_json(corpus_copy: Path) -> None:
     assert status["collections"][0]["collection"] == "default"
     assert status["collections"][0]["documents"] == 9
     assert status["collections"][0]["embedder"] == "hash:64"
+    assert status["collections"][0]["chunk_tokens"] == load_settings().chunk_tokens
+    table = runner.invoke(app, ["status"], env={"COLUMNS": "200"}).output
+    assert "chunk tokens" in table and "abstention was not calibrated for hash:64" in table
     result = runner.invoke(app, ["status", "-c", "default"])
     assert result.exit_code == 0 and "optimizers.pdf" in result.output
 

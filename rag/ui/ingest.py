@@ -140,10 +140,12 @@ def documents_table(collection: str, docs: Sequence[DocumentRow]) -> Table:
 
 def collections_table(location: str, cols: Sequence[CollectionRow]) -> Table:
     table = Table(title=f"store: {location}")
-    for name in ("collection", "documents", "chunks", "embedder", "last ingest"):
-        table.add_column(name, justify="right" if name in ("documents", "chunks") else "left")
+    numbers = ("documents", "chunks", "chunk tokens")
+    for name in ("collection", *numbers, "embedder", "last ingest"):
+        table.add_column(name, justify="right" if name in numbers else "left")
     for c in cols:
-        table.add_row(c.collection, str(c.documents), str(c.chunks), c.embedder, c.last_ingest or "-")
+        size = str(c.chunk_tokens) if c.chunk_tokens else "-"
+        table.add_row(c.collection, str(c.documents), str(c.chunks), size, c.embedder, c.last_ingest or "-")
     return table
 
 
