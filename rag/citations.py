@@ -44,6 +44,9 @@ _TRAILER = re.compile(
     r"(?:^|\n|(?<=[.!?])\s)\s*(?:\*\*)?(?:Sources|Fuentes|References|Referencias)(?:\*\*)?\s*:", re.I
 )
 QUOTE_LEAD = {"en": "The source says:", "es": "La fuente dice:"}
+# A list item's enumerator ("2. Italia", "3) …", "- …") is layout, not a number the answer states.
+_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+(?=\S)")
+_SHORT_ITEM = 6  # words: a run of items this short is one enumeration ("Francia, Italia y Bélgica")
 
 
 # Sentences about the answer rather than the subject ("Sure, here is the answer in Spanish:",
@@ -56,6 +59,39 @@ _FILLER = re.compile(
     r"(basad[ao]|based|se basa)[^.!?]*[.!?]?",
     re.I,
 )
+
+
+def inline_lists(answer: str) -> str:
+    """Lists written as lines, without their enumerators: a run of short items becomes one
+    comma-separated sentence, longer items become sentences of their own. Otherwise "2." would
+    be checked as a claimed number, and every item cut into sentences of its own."""
+    lines = answer.split("\n")
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        item = _ITEM.match(line)
+        if item:
+            run.append(line[item.end() :].strip())
+            continue
+        if run:
+            joined = _joined(run)
+            while out and not out[-1].strip() and joined[-1:] == ".":
+                out.pop()  # "…países:\n\n1. Francia" → one sentence: "…países: Francia, …"
+            if out and out[-1].rstrip().endswith(":") and "\n" not in joined:
+                out[-1] = f"{out[-1].rstrip()} {joined}"
+            else:
+                out.append(joined)
+            run = []
+        out.append(line)
+    return "\n".join(out[:-1])
+
+
+def _joined(items: list[str]) -> str:
+    if all(len(i.split()) <= _SHORT_ITEM and not re.search(r"[.!?:;]\S*\s", i + " ") for i in items):
+        bare = [i.rstrip(".;,") for i in items]
+        marks = "".join(f" [{m}]" for m in MARKER.findall(bare[-1]))  # they cover the whole list
+        return ", ".join([*bare[:-1], MARKER.sub("", bare[-1]).strip()]) + marks + "."
+    return "\n".join(i if i[-1:] in ".!?" else f"{i}." for i in items)
 
 
 def strip_trailer(answer: str) -> str:
@@ -179,7 +215,7 @@ def attribute(
     """The answer with corrected, verified, renumbered [n] markers; the citations they point to,
     each with its supporting quote; and the facts that had to be replaced (empty when none)."""
     config = config or AttributionConfig()
-    answer = strip_trailer(answer)
+    answer = strip_trailer(inline_lists(answer))
     if not passages or not answer.strip():
         return answer.strip(), [], []
     literal = " ".join([question, *(p.text for p in passages)])

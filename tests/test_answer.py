@@ -14,7 +14,7 @@ from core.text import rrf
 from core.types import Chunk
 from rag.abstain import Abstention, calibrated_abstention, evidence
 from rag.answer import Assistant
-from rag.citations import attribute
+from rag.citations import QUOTE_LEAD, attribute
 from rag.context import build_passages, label, merge_text
 from rag.generate import ScriptedGenerator
 from rag.memory import Memory, Session
@@ -465,6 +465,25 @@ def test_session_round_trip_keeps_cited_passages(tmp_path: Path) -> None:
     assert back == session and back.turns[0].cited[0]["chunk_ids"] == ["a", "b"]
     memory = Memory(back, None, window=4)
     assert memory.last_cited() == cited
+
+
+def test_a_numbered_list_is_kept_whole_and_its_enumerators_are_not_facts() -> None:
+    """A model that lists countries as "1. Francia / 2. Italia …" stated no numbers: before, each
+    enumerator failed verification and every item was replaced by the same quote."""
+    passages = _passages()
+    ecsc = Passage(
+        1,
+        passages[0].hit,
+        passages[0].chunks,
+        "La CECA se firmó entre Francia, Italia, Bélgica, Países Bajos, Luxemburgo y Alemania en 1951.",
+    )
+    listed = "La CECA la formaron estos países:\n\n1. Francia\n2. Italia\n3. Bélgica\n4. Alemania [1]"
+    text, cits, replaced = attribute(listed, [ecsc], embed, lang="es")
+    assert replaced == [] and QUOTE_LEAD["es"] not in text
+    assert text == "La CECA la formaron estos países: Francia, Italia, Bélgica, Alemania [1]." and cits
+    steps = "Pasos:\n1. La CECA se firmó en 1951.\n2. La firmaron Francia e Italia [1]"
+    text, _, replaced = attribute(steps, [ecsc], embed, lang="es")
+    assert replaced == [] and "La CECA se firmó en 1951" in text and "La firmaron Francia e Italia" in text
 
 
 def test_brackets_that_are_values_survive() -> None:
