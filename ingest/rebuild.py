@@ -25,6 +25,7 @@ def rebuild_vectors(
     name: str,
     database: Path,
     embedder_for: Callable[[VectorCollection], Embedder],
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Re-embed collection `name` from its stored texts; the number of chunks rebuilt."""
     original = store.open(name)  # its metadata (embedder, chunk size, revision) stays readable
@@ -39,5 +40,7 @@ def rebuild_vectors(
     for i in range(0, len(chunks), BATCH):
         part = chunks[i : i + BATCH]
         staging.upsert(part, embedder.embed([c.text for c in part]))
+        if on_progress is not None:  # a real embedder takes minutes on a large collection
+            on_progress(i + len(part), len(chunks))
     store.promote_rebuild(name)
     return len(chunks)

@@ -43,7 +43,10 @@ class StoreFiles:
     embedder_for: Callable[[VectorCollection], Embedder]
 
 
-def doctor(files: StoreFiles, *, repair: bool) -> list[Finding]:
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+def doctor(files: StoreFiles, *, repair: bool, on_progress: Progress | None = None) -> list[Finding]:
     store = files.store
     try:
         pending = store.pending_rebuilds()
@@ -61,7 +64,7 @@ def doctor(files: StoreFiles, *, repair: bool) -> list[Finding]:
         ]
     findings = [Finding(f"store {store.location}", "ok", f"{len(names)} collection(s)")]
     findings += [_unfinished(name, repair) for name in pending]
-    findings += [_vectors(files, name, repair) for name in names]
+    findings += [_vectors(files, name, repair, on_progress) for name in names]
     findings.append(_manifest(store, files.manifest, names, repair))
     for name in names:
         findings.append(_lexical(store, name, files.lexical_dir(name), repair))
@@ -75,7 +78,7 @@ def _unfinished(name: str, repair: bool) -> Finding:
     return Finding(part, "damaged", "an interrupted rebuild waits to be swapped in: run with --repair")
 
 
-def _vectors(files: StoreFiles, name: str, repair: bool) -> Finding:
+def _vectors(files: StoreFiles, name: str, repair: bool, on_progress: Progress | None) -> Finding:
     part = f"vectors of {name!r}"
     try:
         problem = vector_problem(files.store.open(name))
@@ -85,7 +88,8 @@ def _vectors(files: StoreFiles, name: str, repair: bool) -> Finding:
         return Finding(part, "ok")
     if not repair:
         return Finding(part, "damaged", f"{problem}; --repair embeds its chunks again from their texts")
-    chunks = rebuild_vectors(files.store, name, files.database, files.embedder_for)
+    report = (lambda done, total: on_progress(f"re-embedding {name}", done, total)) if on_progress else None
+    chunks = rebuild_vectors(files.store, name, files.database, files.embedder_for, report)
     problem = vector_problem(files.store.open(name))
     if problem:
         return Finding(part, "damaged", f"rebuilt {chunks} chunks, still {problem}")

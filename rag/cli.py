@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -238,6 +238,7 @@ def doctor(
     from ingest.repair import doctor as run_doctor
     from rag import wiring
     from rag.errors import InputError
+    from rag.ui.eval import EvalProgress
     from rag.ui.render import safe
 
     s = settings(store=store)
@@ -261,7 +262,9 @@ def doctor(
                 names = []
             for name in names:
                 held.enter_context(CollectionLock(wiring.state_dir(s) / "locks", name))
-        findings = run_doctor(files, repair=repair)
+        bar = EvalProgress(err) if sys.stderr.isatty() else None
+        with bar or nullcontext():
+            findings = run_doctor(files, repair=repair, on_progress=bar.update if bar else None)
     table = Table(title="rag doctor", title_justify="left")
     for col in ("part", "state", "detail"):
         table.add_column(col, overflow="fold")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from core.integrity import chroma_records, vector_problem
 from core.store import ChromaStore, VectorCollection
+from ingest.rebuild import rebuild_vectors
 from rag.cli import app
 from rag.config import load_settings
 from rag.wiring import chroma_database, embedder_for_collection, open_store
@@ -143,6 +144,17 @@ def test_an_interrupted_rebuild_is_restarted_or_finished(big_docs: Path, rag_hom
     assert checked.exit_code == 1 and "interrupted rebuild" in checked.output
     assert runner.invoke(app, ["doctor", "--repair"]).exit_code == 0
     assert store.pending_rebuilds() == [] and _records(rag_home) == before
+
+    seen: list[tuple[int, int]] = []  # a rebuild reports its progress: minutes with a real model
+    rebuild_vectors(
+        store,
+        "default",
+        chroma_database(s),
+        lambda c: embedder_for_collection(s, c),
+        on_progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen[-1] == (len(before), len(before)) and len(seen) > 1
+    assert _records(rag_home) == before
 
 
 def original_chunks(s: Any, ids: list[str], records: dict[str, tuple[str, dict[str, Any]]]) -> list[Any]:
