@@ -61,6 +61,12 @@ class VectorCollection:
     def metadata(self) -> dict[str, Any]:
         return dict(self._raw.metadata or {})
 
+    @property
+    def chunk_tokens(self) -> int | None:
+        """The chunk size ingest recorded; None for a collection built before it was recorded."""
+        size = self.metadata.get("chunk_tokens")
+        return size if isinstance(size, int) else None
+
     def set_metadata(self, **values: Any) -> None:
         merged = {**self.metadata, **values}
         with self._errors():
@@ -230,10 +236,8 @@ class ChromaStore:
             ) from None
 
     def names(self) -> list[str]:
-        with self.errors():
-            listed = self.client.list_collections()
-        names = (c.name if hasattr(c, "name") else str(c) for c in listed)
-        return sorted(n for n in names if not n.endswith((MANIFEST_SUFFIX, REBUILD_SUFFIX)))
+        """The collections of chunks: not the companions that hold a manifest or a rebuild."""
+        return sorted(n for n in self._raw_names() if not n.endswith((MANIFEST_SUFFIX, REBUILD_SUFFIX)))
 
     def open(self, name: str) -> VectorCollection:
         check_collection_name(name)
@@ -274,6 +278,7 @@ class ChromaStore:
             return VectorCollection(self.client.get_collection(name, embedding_function=None), self.errors)
 
     def _raw_names(self) -> list[str]:
+        """Every collection in the database, companions included."""
         with self.errors():
             listed = self.client.list_collections()
         return [c.name if hasattr(c, "name") else str(c) for c in listed]
@@ -317,16 +322,14 @@ class ChromaStore:
         out = []
         for name in self.names():
             col = self._get(name)
-            meta = col.metadata
-            size = meta.get("chunk_tokens")
             out.append(
                 CollectionInfo(
                     name,
                     col.count(),
                     col.embedder,
                     col.dim,
-                    meta.get("last_ingest"),
-                    int(size) if isinstance(size, int) else None,
+                    col.metadata.get("last_ingest"),
+                    col.chunk_tokens,
                 )
             )
         return out

@@ -59,6 +59,15 @@ def _calibration() -> dict[str, Any]:
     return dict(json.loads((files("rag") / "calibration.json").read_text(encoding="utf-8")))
 
 
+def _measured_at(emb: dict[str, Any], chunk_tokens: int | None) -> dict[str, Any] | None:
+    """An embedder's thresholds measured at `chunk_tokens` (its main entry for its own size or no
+    size); None when that size was never calibrated."""
+    if chunk_tokens is None or chunk_tokens == emb.get("chunk_tokens"):
+        return emb
+    found: dict[str, Any] | None = emb.get("by_chunk_tokens", {}).get(str(chunk_tokens))
+    return found
+
+
 def calibration_gap(embedder_name: str, chunk_tokens: int | None) -> str:
     """'' when abstention's thresholds were measured for this embedder at this chunk size;
     otherwise which thresholds stand in, for `rag status` to say."""
@@ -68,7 +77,7 @@ def calibration_gap(embedder_name: str, chunk_tokens: int | None) -> str:
     sizes = sorted(
         {int(n) for n in emb.get("by_chunk_tokens", {})} | {int(emb.get("chunk_tokens") or 0)} - {0}
     )
-    if chunk_tokens is None or not sizes or chunk_tokens in sizes:
+    if not sizes or _measured_at(emb, chunk_tokens) is not None:  # no size recorded: nothing to tell
         return ""
     measured = ", ".join(str(n) for n in sizes)
     return (
@@ -91,9 +100,8 @@ def calibrated_abstention(
     embedder's thresholds are per chunk size (`chunk_tokens`: the collection's) where one was
     calibrated; otherwise those of the size it was calibrated at."""
     data = _calibration()
-    emb = data.get("embedders", {}).get(embedder_name, {})
-    if chunk_tokens is not None and chunk_tokens != emb.get("chunk_tokens"):
-        emb = emb.get("by_chunk_tokens", {}).get(str(chunk_tokens), emb)
+    main = data.get("embedders", {}).get(embedder_name, {})
+    emb = _measured_at(main, chunk_tokens) or main
     generic = data.get("generic", {})
     rr = data.get("rerankers", {}).get(reranker_name or "", {})
     return Abstention(

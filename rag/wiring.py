@@ -302,8 +302,7 @@ def assistant(
     embedder = resident.embedder(collection) if resident else embedder_for_collection(s, collection)
     lexical = synced(collection, lexical_dir(s, name), save=_cache_when_idle(s, name))
     chosen = (resident.reranker() if resident else reranker(s)) if rerank else None
-    recorded = collection.metadata.get("chunk_tokens")  # absent in collections built before it was kept
-    options = ask_options(s, collection.embedder, chosen, int(recorded) if recorded else None)
+    options = ask_options(s, collection.embedder, chosen, collection.chunk_tokens)
     return Assistant(
         Retriever(collection, embedder, lexical, fusion=options.fusion),
         chosen,
