@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,24 @@ class Embedder(Protocol):
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+DOCUMENT_BATCH = 128
+
+
+def embed_documents(
+    embedder: Embedder, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """Document vectors in the order of `texts`, embedded shortest first in batches so that each
+    batch pads little; `on_batch(n)` after each batch of n texts (a real model takes minutes)."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), DOCUMENT_BATCH):
+        batch = order[start : start + DOCUMENT_BATCH]
+        out[batch] = embedder.embed([texts[i] for i in batch])
+        if on_batch is not None:
+            on_batch(len(batch))
+    return out
 
 
 EMBEDDERS: Registry[Embedder] = Registry("embedder")

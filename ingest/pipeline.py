@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.embedder import Embedder
+from core.embedder import Embedder, embed_documents
 from core.errors import Cancelled, InputError, RagError, SkipFile
 from core.integrity import check_vectors
 from core.lexical import synced
@@ -475,14 +475,7 @@ class Ingestor:
         if not chunks:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         t0 = time.perf_counter()
-        # Sort by length so each batch pads little, then report progress per slice.
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
-        out = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
-        step = 128
-        for i in range(0, len(order), step):
-            idx = order[i : i + step]
-            out[idx] = self.embedder.embed([chunks[j].text for j in idx])
-            self.progress.embedded(len(idx))
+        out = embed_documents(self.embedder, [c.text for c in chunks], self.progress.embedded)
         report.embed_seconds += time.perf_counter() - t0
         report.chunks_embedded += len(chunks)
         report.tokens_embedded += sum(c.tokens for c in chunks)

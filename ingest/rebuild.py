@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.embedder import Embedder
+from core.embedder import Embedder, embed_documents
 from core.errors import StoreError
 from core.integrity import chroma_records
 from core.store import ChromaStore, VectorCollection
 from core.types import Chunk
-
-BATCH = 128
 
 
 def rebuild_vectors(
@@ -35,12 +33,14 @@ def rebuild_vectors(
         records = chroma_records(database, name)
     embedder = embedder_for(original)
     staging = store.stage_rebuild(name, original.metadata)
-    # Sorted by length so each batch pads little, as at ingest.
-    chunks = sorted((Chunk.from_record(i, t, m) for i, t, m in records), key=lambda c: len(c.text))
-    for i in range(0, len(chunks), BATCH):
-        part = chunks[i : i + BATCH]
-        staging.upsert(part, embedder.embed([c.text for c in part]))
-        if on_progress is not None:  # a real embedder takes minutes on a large collection
-            on_progress(i + len(part), len(chunks))
+    chunks = [Chunk.from_record(i, t, m) for i, t, m in records]
+    done = [0]
+
+    def embedded(n: int) -> None:
+        done[0] += n
+        if on_progress is not None:
+            on_progress(done[0], len(chunks))
+
+    staging.upsert(chunks, embed_documents(embedder, [c.text for c in chunks], embedded))
     store.promote_rebuild(name)
     return len(chunks)
