@@ -94,11 +94,30 @@ def _joined(items: list[str]) -> str:
     return "\n".join(i if i[-1:] in ".!?" else f"{i}." for i in items)
 
 
+_SOURCE_WORD = r"(?:sources?|fuentes?|texto|text|párrafo|paragraph|documentos?|documents?)"
+# Sentences that only point at the sources ("Esto se menciona en la fuente [2].", "This is stated
+# in source under the section …"): the citation already says where. Left alone when a quote or a
+# colon follows (content), and a clause that starts the sentence ("Según la fuente [1], …").
+_POINTER = re.compile(
+    r"(?:^|(?<=[.!?])\s+)(?:esto|esta información|estos|estas|this|this information|these)\s+"
+    r"(?:se menciona|se encuentra|se puede ver|se indica|son mencionad[oa]s|is stated|is mentioned|"
+    r"can be seen|is found|are mentioned)\s+(?:en|in)\b[^.!?«»\"“”:]*?\b" + _SOURCE_WORD + r"\b"
+    r"[^.!?«»\"“”:]*(?:[.!?]|$)"
+    # A trailing "según la información proporcionada en el primer source", "citing sources like".
+    r"|(?<=\w),?\s+(?:según|de acuerdo con|according to|as stated in|citing)\s+"
+    r"(?:la información proporcionada en |los datos proporcionados en |the information (?:provided|given) in )?"
+    r"(?:(?:el|la|los|las|the)\s+)?(?:(?:primer[oa]?|segund[oa]|first|second)\s+)?"
+    r"(?:" + _SOURCE_WORD + r"(?:\s+like)?)(?:\s+\d+)?(?=\s*(?:\[\d|[.!?]|$))",
+    re.I,
+)
+
+
 def strip_trailer(answer: str) -> str:
-    """Without a model-appended list of sources, and without filler about the answer itself."""
+    """Without a model-appended list of sources, and without filler about the answer itself or
+    pointing at the sources."""
     match = _TRAILER.search(answer)
     answer = answer[: match.start()].rstrip() if match and match.start() > 0 else answer
-    stripped = _FILLER.sub("", answer).strip()
+    stripped = _POINTER.sub("", _FILLER.sub("", answer)).strip()
     return stripped[:1].upper() + stripped[1:] if stripped else answer
 
 

@@ -589,6 +589,35 @@ def test_filler_about_the_answer_is_cut() -> None:
     assert strip_trailer("Claro que sí.") == "Claro que sí."
 
 
+def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
+    """Seen in held-out answers: the citation already says where a fact comes from."""
+    from rag.citations import strip_trailer
+
+    assert strip_trailer(
+        "Los alumnos incluyen a Carl Sagan [1]. Estos son mencionados en la fuente como parte de la lista [1]."
+    ) == ("Los alumnos incluyen a Carl Sagan [1].")
+    assert strip_trailer(
+        "El distrito central es Downtown San Diego, según la información proporcionada en el primer source [1]."
+    ) == ("El distrito central es Downtown San Diego [1].")
+    assert strip_trailer(
+        "Iran enjoyed a resurgence in 2006, citing sources like [1]. This is stated in source under the section on Iran."
+    ) == ("Iran enjoyed a resurgence in 2006 [1].")
+    # Kept: content after a colon or in quotes, a clause that opens the sentence, other sources.
+    quoted = 'Esto se menciona en la fuente, que dice: "Estos incluyen Carmel Valley" [1].'
+    assert strip_trailer(quoted) == quoted
+    assert (
+        strip_trailer("Según la fuente [1], la red tiene 152 capas.")
+        == "Según la fuente [1], la red tiene 152 capas."
+    )
+    assert strip_trailer("Las fuentes del derecho incluyen los tratados [1].") == (
+        "Las fuentes del derecho incluyen los tratados [1]."
+    )
+    assert (
+        strip_trailer("The river is the main source of water [2].")
+        == "The river is the main source of water [2]."
+    )
+
+
 def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> None:
     env = Env(tmp_path / "state", dim=256)
     docs = tmp_path / "docs"
