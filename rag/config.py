@@ -141,9 +141,9 @@ class Settings(BaseSettings):
     context_neighbours: int = Field(
         1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )
-    generator_precision: Literal["fp32", "bf16", "int8", "int8-dynamic"] = Field(
+    generator_precision: Literal["fp32", "bf16", "int4", "int8", "int8-dynamic"] = Field(
         "int8",
-        description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls) or int8-dynamic (int8 weights and activations)",
+        description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls), int4 (a 4-bit GGUF's own 4-bit weights where it has them, int8 elsewhere) or int8-dynamic (int8 weights and activations)",
     )
     repetition_penalty: float = Field(1.0, gt=0, description="Generator repetition penalty (1.0: none)")
     prompt_lookup: int = Field(

@@ -48,7 +48,7 @@ class Generator(Protocol):
 
 # fp32: exact. bf16: half the memory, bf16 matmuls. int8: int8 weights, bf16 matmuls, activations
 # kept (rag/quantize.py). int8-dynamic: int8 weights and int8 activations (torch quantize_dynamic).
-PRECISIONS = ("fp32", "bf16", "int8", "int8-dynamic")
+PRECISIONS = ("fp32", "bf16", "int4", "int8", "int8-dynamic")
 
 GENERATORS: Registry[Generator] = Registry("generator")
 register_generator = GENERATORS.register
@@ -114,19 +114,26 @@ class TransformersGenerator:
         def fp32() -> Any:
             return self._load(model, torch.float32)
 
-        from rag.quantize import float_rest, half_embeddings, quantize_dynamic_int8, quantize_weights_int8
+        from rag.quantize import (
+            float_rest,
+            half_embeddings,
+            quantize_dynamic_int8,
+            quantize_weights_int4,
+            quantize_weights_int8,
+        )
 
         if self.precision == "int8-dynamic":
             return _cached(model, cache_dir, "per-channel", lambda: quantize_dynamic_int8(fp32()))
-        if self.precision == "int8":
+        if self.precision in ("int8", "int4"):
             # Quantized from the checkpoint's own dtype (exactly the weights an fp32 load holds),
             # embeddings looked up in half precision and the rest put back to fp32: the same
             # outputs as from an fp32 load, without ever holding the fp32 model.
+            quantize = quantize_weights_int4 if self.precision == "int4" else quantize_weights_int8
             return _cached(
                 model,
                 cache_dir,
-                "weight-int8-h",
-                lambda: quantize_weights_int8(float_rest(half_embeddings(self._load(model, "auto")))),
+                "weight-int4-grid" if self.precision == "int4" else "weight-int8-h",
+                lambda: quantize(float_rest(half_embeddings(self._load(model, "auto")))),
             )
         if self.precision == "bf16":
             return self._load(model, torch.bfloat16).to(self.device)

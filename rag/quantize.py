@@ -57,6 +57,131 @@ class Int8WeightLinear(torch.nn.Module):
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
+GROUP = 32  # a Q4_K block's sub-block: one scale and one offset per 32 weights
+
+
+def four_bit_grid(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The weight as 4-bit levels, when every group of 32 consecutive weights in a row takes at
+    most 16 evenly spaced values (a Q4_K GGUF tensor, dequantized): (levels 0-15 as uint8, step
+    and lowest value per group, fp32), so that weight = low + level * step up to the checkpoint's
+    half-precision rounding. None when any group is off such a grid (Q6_K, Q8_0, a trained fp32
+    weight): nothing is ever rounded to 4 bits that was not 4-bit already."""
+    rows, cols = weight.shape
+    if cols % GROUP:
+        return None
+    levels = torch.empty((rows, cols), dtype=torch.uint8)
+    steps = torch.empty((rows, cols // GROUP), dtype=torch.float32)
+    lows = torch.empty((rows, cols // GROUP), dtype=torch.float32)
+    for start in range(0, rows, _ROWS):
+        groups = weight[start : start + _ROWS].float().reshape(-1, cols // GROUP, GROUP)
+        low = groups.amin(-1, keepdim=True)
+        span = groups.amax(-1, keepdim=True) - low
+        gaps = groups.sort(-1).values.diff(dim=-1)
+        # Usually the smallest gap between distinct values (half-precision noise aside) is one step
+        # (or a whole number of them, still an exact grid); the few groups where it is not are
+        # tried against every step count.
+        distinct = gaps > span * 0.01
+        if int(distinct.sum(-1).max()) > 15:
+            return None  # a group with more than 16 values: not 4-bit
+        gap = torch.where(distinct, gaps, torch.inf).amin(-1, keepdim=True)
+        count = torch.where(torch.isfinite(gap), torch.round(span / gap), 1.0).clamp(1, 15)
+        step, level, fits = _on_grid(groups, low, span, count)
+        if not bool(fits.all()):
+            misfit = ~fits
+            found = _search_grid(groups[misfit], low[misfit], span[misfit])
+            if found is None:
+                return None
+            step[misfit], level[misfit] = found
+        levels[start : start + _ROWS] = level.reshape(-1, cols).to(torch.uint8)
+        steps[start : start + _ROWS] = step.squeeze(-1)
+        lows[start : start + _ROWS] = low.squeeze(-1)
+    return levels, steps, lows
+
+
+def _on_grid(
+    groups: torch.Tensor, low: torch.Tensor, span: torch.Tensor, count: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Step and levels for `count` steps across each group's span, and which groups they fit."""
+    step = span / count
+    level = torch.round((groups - low) / step.clamp(min=1e-30))
+    close = (low + level * step - groups).abs() <= 0.02 * step + 1e-7
+    return step, level, close.all(-1) & (level.amax(-1) <= 15)
+
+
+def _search_grid(
+    groups: torch.Tensor, low: torch.Tensor, span: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The fewest steps (1-15) that put every value of each group on a grid, or None."""
+    step = torch.zeros_like(low)
+    level = torch.zeros_like(groups)
+    done = torch.zeros(groups.shape[0], dtype=torch.bool)
+    for count in range(1, 16):
+        trial_step, trial_level, fits = _on_grid(groups, low, span, torch.full_like(low, count))
+        new = fits & ~done
+        step[new], level[new] = trial_step[new], trial_level[new]
+        done |= new
+    return (step, level) if bool(done.all()) else None
+
+
+class Int4GridLinear(torch.nn.Module):
+    """A Linear whose weights were 4-bit in the checkpoint, kept at exactly those levels (no extra
+    rounding): half the bytes of int8 to read per generated token, which is what decoding waits
+    for. Decoding uses torch's packed int4 kernel; a prompt widens the levels to bf16 and runs one
+    matrix product, which is twice as fast as the kernel on hundreds of rows."""
+
+    def __init__(
+        self, source: torch.nn.Linear, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> None:
+        super().__init__()
+        levels, step, low = grid
+        rows, cols = levels.shape
+        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(levels.to(torch.int32), 1)
+        self.packed = torch.nn.Parameter(packed, requires_grad=False)
+        # The kernel's layout is its own; a plain two-levels-per-byte copy serves the prompt path.
+        self.nibbles = torch.nn.Parameter(levels[:, 0::2] | (levels[:, 1::2] << 4), requires_grad=False)
+        # The kernel computes (level - 8) * step + zero per group.
+        zero = low + 8 * step
+        scales_zeros = torch.stack([step, zero], dim=-1).transpose(0, 1).contiguous()
+        self.scales_zeros = torch.nn.Parameter(scales_zeros.to(torch.bfloat16), requires_grad=False)
+        bias = source.bias.detach().float() if source.bias is not None else None
+        self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
+        self.out_features = rows
+        self.in_features = cols
+
+    def widened(self) -> torch.Tensor:
+        """The weight in bf16, computed as the decoding kernel does ((level - 8) * step + zero,
+        bf16): the same weights on both paths. In fp32 this took half as long as the product."""
+        levels = torch.stack([self.nibbles & 15, self.nibbles >> 4], dim=-1)
+        levels = levels.reshape(self.out_features, -1, GROUP).to(torch.bfloat16) - 8
+        step, zero = self.scales_zeros.transpose(0, 1).unsqueeze(-2).unbind(-1)
+        return (levels * step + zero).reshape(self.out_features, self.in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        if flat.shape[0] >= PREFILL_ROWS:
+            out = torch.nn.functional.linear(flat, self.widened()).to(x.dtype)
+        else:
+            out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)
+            out = out.to(x.dtype)
+        if self.bias is not None:
+            out = out + self.bias.to(x.dtype)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
+def quantize_weights_int4(model: Any) -> Any:
+    """Like `quantize_weights_int8`, but a Linear whose weights lie on a 4-bit grid (a Q4_K GGUF
+    tensor) keeps those 4-bit levels; every other Linear gets int8 weights."""
+    mapped = _checkpoint_maps()
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                grid = four_bit_grid(child.weight.detach())
+                replacement = Int4GridLinear(child, grid) if grid is not None else Int8WeightLinear(child)
+                setattr(parent, name, replacement)
+                _release(child.weight, mapped)
+    return model
+
+
 def quantize_weights_int8(model: Any) -> Any:
     """Replace every Linear in `model` in place, one at a time, and return it. A checkpoint loaded
     memory-mapped keeps each half-precision weight's pages resident once read, so each is released
@@ -128,7 +253,7 @@ def float_rest(model: Any, dtype: torch.dtype = torch.float32) -> Any:
     copy of the whole model (the first run's peak memory). Called first, so that the half-precision
     pages the layers are quantized from are not resident at the same time as the fp32 copies."""
     for module in model.modules():
-        if isinstance(module, (Int8WeightLinear, torch.nn.Linear, Fp32OutputEmbedding)):
+        if isinstance(module, (Int8WeightLinear, Int4GridLinear, torch.nn.Linear, Fp32OutputEmbedding)):
             continue  # quantized (or to be: called first, no Linear is copied), or kept in half
         for tensors in (module._parameters, module._buffers):
             for name, tensor in tensors.items():

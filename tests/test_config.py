@@ -117,7 +117,7 @@ def test_every_answer_budget_comes_from_settings() -> None:
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("RAG_CONTEXT_NEIGHBOURS", "-3"), ("RAG_TOP_K", "0"), ("RAG_GENERATOR_PRECISION", "int4")],
+    [("RAG_CONTEXT_NEIGHBOURS", "-3"), ("RAG_TOP_K", "0"), ("RAG_GENERATOR_PRECISION", "int2")],
 )
 def test_out_of_range_settings_are_refused(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
     from pydantic import ValidationError

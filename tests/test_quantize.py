@@ -97,6 +97,91 @@ def test_quantizing_from_half_precision_equals_quantizing_from_fp32() -> None:
         assert torch.equal(torch.load(buffer, weights_only=False)(ids), built.embed(ids))
 
 
+def _q4_weight(torch: object, rows: int, cols: int, *, sparse_levels: bool = False) -> tuple:
+    """A weight as a Q4_K GGUF tensor dequantizes to, stored in half precision: per group of 32,
+    levels 0-15 times a step plus an offset. `sparse_levels`: groups with only three levels in use
+    (0, 3 and 14), so the smallest gap between values is not one step."""
+    import torch as t
+
+    t.manual_seed(1)
+    groups = cols // 32
+    levels = t.randint(0, 16, (rows, groups, 32))
+    if sparse_levels:
+        levels = t.tensor([0, 3, 14])[t.randint(0, 3, (rows, groups, 32))]
+        levels[..., 0], levels[..., 1], levels[..., 2] = 0, 3, 14
+    step = t.rand(rows, groups, 1) * 0.01 + 0.001
+    low = -step * t.randint(4, 12, (rows, groups, 1))
+    weight = (low + levels * step).reshape(rows, cols).half()
+    return weight, levels.reshape(rows, cols)
+
+
+@pytest.mark.parametrize("sparse_levels", [False, True])
+def test_a_4_bit_checkpoint_keeps_its_exact_levels(sparse_levels: bool) -> None:
+    torch = pytest.importorskip("torch")
+    from rag.quantize import four_bit_grid
+
+    weight, _ = _q4_weight(torch, 48, 128, sparse_levels=sparse_levels)
+    grid = four_bit_grid(weight)
+    assert grid is not None
+    levels, step, low = grid
+    assert levels.dtype == torch.uint8 and int(levels.max()) <= 15
+    rebuilt = (low[..., None] + levels.reshape(48, 4, 32).float() * step[..., None]).reshape(48, 128)
+    # Exact up to the checkpoint's own half-precision rounding.
+    assert float((rebuilt - weight.float()).abs().max()) <= float(weight.float().abs().max()) * 2e-3
+
+
+def test_weights_not_on_a_4_bit_grid_are_never_rounded_to_4_bits() -> None:
+    torch = pytest.importorskip("torch")
+    from rag.quantize import four_bit_grid
+
+    torch.manual_seed(0)
+    assert four_bit_grid(torch.randn(16, 64)) is None  # a trained fp32 weight
+    six_bit = (torch.randint(0, 64, (16, 64)).float() * 0.01 - 0.3).half()  # a Q6_K tensor
+    assert four_bit_grid(six_bit) is None
+    assert four_bit_grid(torch.randn(16, 48)) is None  # rows not in groups of 32
+
+
+def test_int4_layers_compute_the_checkpoint_weights_on_prompts_and_decoding_steps() -> None:
+    """A decoding step (the packed int4 kernel) and a prompt (levels widened to bf16) both compute
+    with the checkpoint's weights; other Linears get int8; the model pickles (the cache)."""
+    torch = pytest.importorskip("torch")
+    from rag.quantize import (
+        PREFILL_ROWS,
+        Int4GridLinear,
+        Int8WeightLinear,
+        four_bit_grid,
+        quantize_weights_int4,
+    )
+
+    weight, _ = _q4_weight(torch, 64, 128)
+    on_grid = torch.nn.Linear(128, 64)
+    with torch.no_grad():
+        on_grid.weight.copy_(weight.float())
+    model = torch.nn.Sequential(on_grid, torch.nn.ReLU(), torch.nn.Linear(64, 32))
+    torch.manual_seed(2)
+    x = torch.randn(PREFILL_ROWS + 2, 128)
+    with torch.no_grad():
+        exact = model(x)
+        quantize_weights_int4(model)
+        together = model(x)
+        one_by_one = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
+    assert [type(m) for m in model] == [Int4GridLinear, torch.nn.ReLU, Int8WeightLinear]
+    scale = float(exact.abs().max())
+    assert float((together - exact).abs().max()) / scale < 0.02
+    assert float((one_by_one - exact).abs().max()) / scale < 0.02
+    first = model[0]
+    # The prompt path's weight is the checkpoint's up to bf16 rounding of the step, the offset and
+    # the result (the decoding kernel's arithmetic).
+    step = four_bit_grid(weight)[1].repeat_interleave(32, dim=1)  # type: ignore[index]
+    error = (first.widened().float() - weight.float()).abs()
+    assert bool((error <= (weight.float().abs() + 8 * step) * 2**-7).all())
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    with torch.no_grad():
+        assert torch.equal(torch.load(buffer, weights_only=False)(x[:1]), one_by_one[:1])
+
+
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -103,6 +103,22 @@ def test_bundled_generators_convert_and_generate(real: Path, name: str) -> None:
     assert set(int8_cache.iterdir()) == after_first  # reloaded from the cache, nothing rebuilt
 
 
+def test_int4_keeps_the_gguf_s_4_bit_layers_and_answers(real: Path) -> None:
+    """RAG_GENERATOR_PRECISION=int4 on the bundled Q4_K_M GGUF: its 4-bit tensors keep their own
+    levels (most Linear layers), its 6-bit ones and the output layer get int8, and it answers."""
+    from rag.generate import make_generator
+    from rag.models import resolve
+    from rag.quantize import Int4GridLinear, Int8WeightLinear
+
+    big = resolve("qwen2.5-coder-1.5b-instruct", "generator", MODELS)
+    gen = make_generator("transformers", big, cache_dir=MODELS, precision="int4", repetition_penalty=1.0)
+    kinds = [type(m) for m in gen.model.modules()]  # type: ignore[attr-defined]
+    assert kinds.count(Int4GridLinear) > 100 and 0 < kinds.count(Int8WeightLinear) < 40
+    assert isinstance(gen.model.lm_head, Int8WeightLinear)  # type: ignore[attr-defined]
+    question = [{"role": "user", "content": "In what year did the Second World War end? One sentence."}]
+    assert "1945" in gen.generate(question, max_new_tokens=24).text
+
+
 def test_assisted_decoding_with_the_small_generator_gives_the_same_answer(real: Path) -> None:
     """RAG_DRAFT_GENERATOR: the 0.5B proposes tokens, the 1.5B checks them; greedy output must not
     change, and the drafts must actually be used (fewer forward passes of the big model)."""
