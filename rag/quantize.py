@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,26 +172,28 @@ class Int4GridLinear(torch.nn.Module):
 def quantize_weights_int4(model: Any) -> Any:
     """Like `quantize_weights_int8`, but a Linear whose weights lie on a 4-bit grid (a Q4_K GGUF
     tensor) keeps those 4-bit levels; every other Linear gets int8 weights."""
-    mapped = _checkpoint_maps()
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, torch.nn.Linear):
-                grid = four_bit_grid(child.weight.detach())
-                replacement = Int4GridLinear(child, grid) if grid is not None else Int8WeightLinear(child)
-                setattr(parent, name, replacement)
-                _release(child.weight, mapped)
-    return model
+
+    def replace(layer: torch.nn.Linear) -> torch.nn.Module:
+        grid = four_bit_grid(layer.weight.detach())
+        return Int4GridLinear(layer, grid) if grid is not None else Int8WeightLinear(layer)
+
+    return _replace_linears(model, replace)
 
 
 def quantize_weights_int8(model: Any) -> Any:
-    """Replace every Linear in `model` in place, one at a time, and return it. A checkpoint loaded
-    memory-mapped keeps each half-precision weight's pages resident once read, so each is released
-    after its layer is quantized: peak memory stays near the int8 model's size."""
+    """Replace every Linear in `model` in place with int8 weights, and return it."""
+    return _replace_linears(model, Int8WeightLinear)
+
+
+def _replace_linears(model: Any, replace: Callable[[torch.nn.Linear], torch.nn.Module]) -> Any:
+    """Every Linear replaced in place, one at a time. A checkpoint loaded memory-mapped keeps each
+    half-precision weight's pages resident once read, so each is released after its layer is
+    quantized: peak memory stays near the quantized model's size."""
     mapped = _checkpoint_maps()
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
-                setattr(parent, name, Int8WeightLinear(child))
+                setattr(parent, name, replace(child))
                 _release(child.weight, mapped)
     return model
 
