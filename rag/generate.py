@@ -124,15 +124,19 @@ class TransformersGenerator:
 
         if self.precision == "int8-dynamic":
             return _cached(model, cache_dir, "per-channel", lambda: quantize_dynamic_int8(fp32()))
-        if self.precision in ("int8", "int4"):
+        weight_only = {
+            "int8": ("weight-int8-h", quantize_weights_int8),
+            "int4": ("weight-int4-grid", quantize_weights_int4),
+        }
+        if self.precision in weight_only:
             # Quantized from the checkpoint's own dtype (exactly the weights an fp32 load holds),
             # embeddings looked up in half precision and the rest put back to fp32: the same
             # outputs as from an fp32 load, without ever holding the fp32 model.
-            quantize = quantize_weights_int4 if self.precision == "int4" else quantize_weights_int8
+            tag, quantize = weight_only[self.precision]
             return _cached(
                 model,
                 cache_dir,
-                "weight-int4-grid" if self.precision == "int4" else "weight-int8-h",
+                tag,
                 lambda: quantize(float_rest(half_embeddings(self._load(model, "auto")))),
             )
         if self.precision == "bf16":

@@ -21,11 +21,37 @@ _ROWS = 8192
 PREFILL_ROWS = 48
 
 
-class Int8WeightLinear(torch.nn.Module):
-    """A drop-in replacement for one `torch.nn.Linear` (module-level, so a quantized model pickles)."""
+class WeightOnlyLinear(torch.nn.Module):
+    """A drop-in replacement for one `torch.nn.Linear` with quantized weights and bf16 products
+    (module-level, so a quantized model pickles). A prompt (many rows) and a decoding step (a few)
+    take different paths, each the faster for its shape (README, "Generators")."""
 
     def __init__(self, source: torch.nn.Linear) -> None:
         super().__init__()
+        bias = source.bias.detach().float() if source.bias is not None else None
+        self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
+        self.out_features = source.out_features
+
+    def _prompt(self, flat: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _step(self, flat: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        product = self._prompt(flat) if flat.shape[0] >= PREFILL_ROWS else self._step(flat)
+        out = product.to(x.dtype)
+        if self.bias is not None:
+            out = out + self.bias.to(x.dtype)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
+class Int8WeightLinear(WeightOnlyLinear):
+    """int8 weights, one scale per output channel."""
+
+    def __init__(self, source: torch.nn.Linear) -> None:
+        super().__init__(source)
         weight = source.weight.detach()
         rows = weight.shape[0]
         quantized = torch.empty(weight.shape, dtype=torch.int8)
@@ -39,23 +65,16 @@ class Int8WeightLinear(torch.nn.Module):
             scale[start : start + _ROWS] = block_scale
         self.weight_int8 = torch.nn.Parameter(quantized, requires_grad=False)
         self.scale = torch.nn.Parameter(scale.to(torch.bfloat16), requires_grad=False)
-        bias = source.bias.detach().float() if source.bias is not None else None
-        self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
-        self.out_features = source.out_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        if flat.shape[0] >= PREFILL_ROWS:
-            # Reading a prompt: the packed kernel is built for a few rows (decoding); a bf16 matrix
-            # product over the int8 values widened to bf16 (exact: |q| <= 127), scaled after, is the
-            # same arithmetic several times faster (README, "Generators").
-            wide = torch.nn.functional.linear(flat, self.weight_int8.to(torch.bfloat16))
-            out = (wide.float() * self.scale.float()).to(x.dtype)
-        else:
-            out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scale).to(x.dtype)
-        if self.bias is not None:
-            out = out + self.bias.to(x.dtype)
-        return out.reshape(*x.shape[:-1], self.out_features)
+    def _prompt(self, flat: torch.Tensor) -> torch.Tensor:
+        # The packed kernel is built for a few rows; a bf16 matrix product over the int8 values
+        # widened to bf16 (exact: |q| <= 127), scaled after, is the same arithmetic several times
+        # faster on a prompt.
+        wide = torch.nn.functional.linear(flat, self.weight_int8.to(torch.bfloat16))
+        return wide.float() * self.scale.float()
+
+    def _step(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch._weight_int8pack_mm(flat, self.weight_int8, self.scale)
 
 
 GROUP = 32  # a Q4_K block's sub-block: one scale and one offset per 32 weights
@@ -124,7 +143,7 @@ def _search_grid(
     return (step, level) if bool(done.all()) else None
 
 
-class Int4GridLinear(torch.nn.Module):
+class Int4GridLinear(WeightOnlyLinear):
     """A Linear whose weights were 4-bit in the checkpoint, kept at exactly those levels (no extra
     rounding): half the bytes of int8 to read per generated token, which is what decoding waits
     for. Decoding uses torch's packed int4 kernel; a prompt widens the levels to bf16 and runs one
@@ -133,9 +152,9 @@ class Int4GridLinear(torch.nn.Module):
     def __init__(
         self, source: torch.nn.Linear, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     ) -> None:
-        super().__init__()
+        super().__init__(source)
         levels, step, low = grid
-        rows, cols = levels.shape
+        self.in_features = levels.shape[1]
         packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(levels.to(torch.int32), 1)
         self.packed = torch.nn.Parameter(packed, requires_grad=False)
         # The kernel's layout is its own; a plain two-levels-per-byte copy serves the prompt path.
@@ -144,10 +163,6 @@ class Int4GridLinear(torch.nn.Module):
         zero = low + 8 * step
         scales_zeros = torch.stack([step, zero], dim=-1).transpose(0, 1).contiguous()
         self.scales_zeros = torch.nn.Parameter(scales_zeros.to(torch.bfloat16), requires_grad=False)
-        bias = source.bias.detach().float() if source.bias is not None else None
-        self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
-        self.out_features = rows
-        self.in_features = cols
 
     def widened(self) -> torch.Tensor:
         """The weight in bf16, computed as the decoding kernel does ((level - 8) * step + zero,
@@ -157,16 +172,11 @@ class Int4GridLinear(torch.nn.Module):
         step, zero = self.scales_zeros.transpose(0, 1).unsqueeze(-2).unbind(-1)
         return (levels * step + zero).reshape(self.out_features, self.in_features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        if flat.shape[0] >= PREFILL_ROWS:
-            out = torch.nn.functional.linear(flat, self.widened()).to(x.dtype)
-        else:
-            out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)
-            out = out.to(x.dtype)
-        if self.bias is not None:
-            out = out + self.bias.to(x.dtype)
-        return out.reshape(*x.shape[:-1], self.out_features)
+    def _prompt(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(flat, self.widened())
+
+    def _step(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)
 
 
 def quantize_weights_int4(model: Any) -> Any:
@@ -256,7 +266,7 @@ def float_rest(model: Any, dtype: torch.dtype = torch.float32) -> Any:
     copy of the whole model (the first run's peak memory). Called first, so that the half-precision
     pages the layers are quantized from are not resident at the same time as the fp32 copies."""
     for module in model.modules():
-        if isinstance(module, (Int8WeightLinear, Int4GridLinear, torch.nn.Linear, Fp32OutputEmbedding)):
+        if isinstance(module, (WeightOnlyLinear, torch.nn.Linear, Fp32OutputEmbedding)):
             continue  # quantized (or to be: called first, no Linear is copied), or kept in half
         for tensors in (module._parameters, module._buffers):
             for name, tensor in tensors.items():
