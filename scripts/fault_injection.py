@@ -21,7 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.integrity import vector_problem
 from core.lexical import LexicalIndex
@@ -58,7 +61,10 @@ def open_collection(home: Path) -> VectorCollection:
     return wiring.open_store(s).open("default")
 
 
-def snapshot(home: Path) -> tuple[dict[str, str], list[str]]:
+Snapshot = tuple[dict[str, str], list[str]]
+
+
+def snapshot(home: Path) -> Snapshot:
     """(chunk id → text, sorted BM25 ids) of the default collection."""
     s = load_settings(home=home, embedder_backend="hash", embedder="64")
     collection = open_collection(home)
@@ -115,6 +121,31 @@ def interrupted(home: Path, docs: Path, sig: int, after: float) -> str:
     return ""
 
 
+def signalled(home: Path, docs: Path, sig: int, after: float, want: Snapshot) -> tuple[bool, str]:
+    problem = interrupted(home, docs, sig, after)
+    ok, why = finish(home, docs)
+    return ok and not problem and snapshot(home) == want, problem or why
+
+
+def damaged(base: Path, home: Path, relative: Path, docs: Path, want: Snapshot) -> tuple[bool, str]:
+    shutil.copytree(base, home)
+    target = home / relative
+    target.write_bytes(b"\xff\xfe damaged \x00" * 64)
+    ok, why = finish(home, docs)
+    if "chroma.sqlite3" in target.name:  # Chroma's own database: not derivable; a clear error is right
+        return not ok and why != "" and "Traceback" not in why, why
+    return ok and snapshot(home) == want, why
+
+
+def guarded(trial: Callable[..., tuple[bool, str]], *args: Any) -> dict[str, object]:
+    """One trial's outcome; a trial that raises fails with its traceback instead of ending the run."""
+    try:
+        ok, why = trial(*args)
+    except Exception:
+        return {"ok": False, "why": f"the trial raised: {traceback.format_exc()[-1500:]}"}
+    return {"ok": ok, "why": why}
+
+
 def damage(home: Path, rng: random.Random) -> list[Path]:
     """Every file of the store that could be damaged (the Chroma database, the manifest, BM25)."""
     files = [
@@ -150,35 +181,23 @@ def main() -> None:
         trials += [("SIGKILL", rng.uniform(0.5, clean_s)) for _ in range(args.trials)]
         for n, (kind, after) in enumerate(trials):
             home = work / f"t{n}"
-            problem = interrupted(
-                home, docs, signal.SIGINT if kind == "SIGINT" else signal.SIGKILL, after or 0
-            )
-            ok, why = finish(home, docs)
-            same = ok and snapshot(home) == want
+            fault = signal.SIGINT if kind == "SIGINT" else signal.SIGKILL
             results.append(
-                {
-                    "fault": kind,
-                    "after_s": round(after or 0, 2),
-                    "ok": same and not problem,
-                    "why": problem or why,
-                }
+                {"fault": kind, "after_s": round(after or 0, 2)}
+                | guarded(signalled, home, docs, fault, after or 0, want)
             )
             shutil.rmtree(home, ignore_errors=True)
         base = work / "damaged-base"
         assert rag(base, "ingest", str(docs)).returncode == 0
-        for file in damage(base, rng):
-            home = work / "damaged"
+        for n, file in enumerate(damage(base, rng)):
+            # A new path per trial: Chroma caches an open database per path inside this process, and
+            # would read a rebuilt collection's id from the trial before.
+            home = work / f"damaged-{n}"
+            relative = file.relative_to(base)
+            results.append(
+                {"fault": f"damaged {relative}"} | guarded(damaged, base, home, relative, docs, want)
+            )
             shutil.rmtree(home, ignore_errors=True)
-            shutil.copytree(base, home)
-            target = home / file.relative_to(base)
-            target.write_bytes(b"\xff\xfe damaged \x00" * 64)
-            ok, why = finish(home, docs)
-            chroma = "chroma.sqlite3" in target.name
-            if chroma:  # Chroma's own database: not derivable; a clear error is the right outcome
-                outcome = not ok and why != "" and "Traceback" not in why
-            else:
-                outcome = ok and snapshot(home) == want
-            results.append({"fault": f"damaged {target.relative_to(home)}", "ok": outcome, "why": why})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {

@@ -387,6 +387,7 @@ def test_fault_injection_leaves_a_store_that_ingests_clean(tmp_path: Path) -> No
         [sys.executable, str(root / "scripts" / "fault_injection.py"), "--trials", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=1200, cwd=root,
     )  # fmt: skip
+    assert out.exists(), f"the script ended ({done.returncode}) without a report: {done.stderr[-3000:]}"
     report = json.loads(out.read_text())
     failed = [r for r in report["results"] if not r["ok"]]
     assert done.returncode == 0 and not failed, failed or done.stderr[-2000:]
