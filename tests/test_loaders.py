@@ -198,6 +198,21 @@ def test_binary_and_non_utf8(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # parses a 117-page PDF among others: seconds, so the full suite only
+def test_tex_accents_in_a_pdf_join_their_letters() -> None:
+    """TeX-made PDFs draw accents as separate glyphs; pypdf gives "inducci´on", "dif´ıcil"."""
+    from ingest.loaders.pdf import _accents
+
+    assert (
+        _accents("´Algebra, Motivaci´on, dif´ıcil, a˜no, ping¨uino")
+        == "Álgebra, Motivación, difícil, año, pingüino"
+    )
+    untouched = "x´ = 2, `echo`, f´(x), 2^n"
+    assert _accents(untouched) == untouched
+    folder = shared("pdfs_es_upv_ehu")
+    text = " ".join(u.text for u in load(folder / "algebra2_ApuntesJordan.pdf").units)
+    assert "inducción" in text and "difícil" in text and "´" not in text
+
+
 def test_pdf_edge_cases() -> None:
     folder = shared("pdf_edgecases_pypdf")
     with pytest.raises(InputError, match="password-protected"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from pathlib import Path
 
 from core.errors import InputError
@@ -23,7 +25,7 @@ def load_pdf(path: Path, options: LoadOptions) -> Document:
         if not unlocked and not (options.password and reader.decrypt(options.password)):
             hint = "wrong --password" if options.password else "use --password"
             raise InputError(f"password-protected PDF ({hint})")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_accents(page.extract_text() or "") for page in reader.pages]
         info = reader.metadata
     except InputError:
         raise
@@ -50,6 +52,27 @@ def load_pdf(path: Path, options: LoadOptions) -> Document:
         if info.author and str(info.author).strip():
             meta["speaker"] = str(info.author).strip()
     return Document(str(path), "pdf", units, meta, warnings)
+
+
+# TeX-made PDFs draw an accent as its own glyph before the letter, and pypdf extracts it that way:
+# "inducci´on", "dif´ıcil" (a dotless ı under the accent), "a˜no". Spanish words then match
+# neither a Spanish question nor BM25, and the evidence shown reads wrong.
+# Only the spacing accent glyphs (never the ASCII backtick or caret of code) right before a letter
+# they can sit on.
+_SPACING_ACCENT = re.compile(r"([´¨ˆ])([AEIOUaeiouı])|(˜)([NnAaOo])")
+_COMBINING = {"´": "\u0301", "˜": "\u0303", "¨": "\u0308", "ˆ": "\u0302"}
+
+
+def _accents(text: str) -> str:
+    """Spacing accents before a letter joined to it ("inducci´on" → "inducción")."""
+    if not _SPACING_ACCENT.search(text):
+        return text
+
+    def join(m: re.Match[str]) -> str:
+        accent, letter = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        return unicodedata.normalize("NFC", ("i" if letter == "ı" else letter) + _COMBINING[accent])
+
+    return _SPACING_ACCENT.sub(join, text)
 
 
 def _ranges(numbers: list[int]) -> str:
