@@ -68,6 +68,7 @@ class AskOptions:
     context_keep: float  # without a reranker: share of the best fused score a passage needs
     max_new_tokens: int
     answer_prompt: str  # the prompt style in rag/prompts/
+    concise_answers: bool  # a factual question's answer keeps to the passages its first sentence cites
     context_neighbours: int  # chunks on each side of a hit added to its passage
     abstention: Abstention
 
@@ -255,7 +256,12 @@ class Assistant:
             text = MARKER.sub("", gen.text).strip()
         else:
             text, citations, replaced = attribute(
-                gen.text, passages, self.embed, question=question, lang=lang
+                gen.text,
+                passages,
+                self.embed,
+                question=question,
+                lang=lang,
+                concise=self.options.concise_answers,
             )
         timings["cite"] = time.perf_counter() - t
         return Answer(

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.text import tokenize
 from core.types import Chunk
+from rag.concise import asks_for_more_than_a_fact, kept_sentences
 from rag.context import label, play_link
 from rag.facts import check, shared_numbers
 from rag.types import Answer, Citation, Passage
@@ -138,6 +139,7 @@ class _Sentence:
     plain: str  # without citation markers
     cited: list[int]  # passage indices the model wrote
     keep: list[int]  # passage indices after correction and verification
+    replaced: list[str] = field(default_factory=list)  # its facts no passage holds
 
 
 def sentences_of(text: str) -> list[str]:
@@ -230,9 +232,12 @@ def attribute(
     question: str = "",
     lang: str = "en",
     config: AttributionConfig | None = None,
+    concise: bool = False,
 ) -> tuple[str, list[Citation], list[str]]:
     """The answer with corrected, verified, renumbered [n] markers; the citations they point to,
-    each with its supporting quote; and the facts that had to be replaced (empty when none)."""
+    each with its supporting quote; and the facts that had to be replaced (empty when none).
+    `concise`: a factual question's answer loses the sentences that cite other passages than its
+    first cited sentence (rag.concise)."""
     config = config or AttributionConfig()
     answer = strip_trailer(inline_lists(answer))
     if not passages or not answer.strip():
@@ -243,16 +248,20 @@ def attribute(
     ]
     sents = _fold_bare_markers(sents)
     support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed)
-    replaced: list[str] = []
     for sent, row in zip(sents, support, strict=True):
         sent.keep = _correct(sent, row, len(passages), config)
         if not _verify(sent, row, passages, question):
-            replaced += check(
+            sent.replaced = check(
                 sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages)
             ).unsupported
             best = int(np.argmax(row))
             quote = best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
+    if concise and not asks_for_more_than_a_fact(question):
+        kept = kept_sentences([s.keep for s in sents])
+        rows = [r for r, k in enumerate(kept) if k]
+        sents, support = [sents[r] for r in rows], support[rows]
+    replaced = [fact for s in sents for fact in s.replaced]
     return _render(sents), _citations(sents, passages, support, embed), replaced
 
 

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(320, ge=1, description="Longest answer, in generator tokens")
     memory_turns: int = Field(4, ge=0, description="Chat turns kept verbatim")
     answer_prompt: str = Field("classic", description="Answer prompt style: a pair of files in rag/prompts/")
+    concise_answers: bool = Field(
+        True,
+        description="A question asking for a fact (not why/how/explain) gets no sentences citing other passages than its first cited sentence",
+    )
     context_neighbours: int = Field(
         1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )

@@ -279,6 +279,7 @@ def ask_options(
         context_keep=s.context_keep,
         max_new_tokens=s.max_new_tokens,
         answer_prompt=s.answer_prompt,
+        concise_answers=s.concise_answers,
         context_neighbours=s.context_neighbours,
         abstention=abstention,
     )

@@ -1,0 +1,40 @@
+"""Concise answers to questions that ask for a fact.
+
+A small model answers a factual question in its first sentence, then pads: a second sentence
+about a neighbouring passage ("This is stated in source […] [2]", a related fact from another
+paragraph). That padding carried most of the citations that pointed at a passage without the
+answer (README: "Concise answers"). So for a question that does not ask for an explanation, an
+answer sentence that cites a passage the first cited sentence does not is dropped; sentences that
+cite the same passages, or none, stay. Why/how/explain questions, several questions in one and
+requests for a list keep every sentence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_EXPLANATION = re.compile(
+    r"\b(?:why|how(?!\s+(?:many|much|long|old|far|often|big|large|tall|high|fast|soon)\b)"
+    r"|explain\w*|describe\w*|compar\w+|differen\w+|por\s+qu[ée]|c[óo]mo(?!\s+se\s+llam)"
+    r"|expli\w+|descri\w+|diferencia\w*|ventajas|advantages)\b",
+    re.IGNORECASE,
+)
+# Two questions in one ("which settings and which tricks"), or a list asked for.
+_SEVERAL = re.compile(
+    r"\b(?:and|or|y|e|o)\s+(?:which|what|who|where|when|qu[ée]|cu[áa]l(?:es)?|qui[ée]n(?:es)?|d[óo]nde|cu[áa]ndo)\b"
+    r"|\b(?:list|enumerate|enumera|lista|menciona|name\s+(?:all|the|some|two|three))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_more_than_a_fact(question: str) -> bool:
+    """An explanation, several questions in one, or a list: every sentence of the answer stays."""
+    return bool(_EXPLANATION.search(question) or _SEVERAL.search(question))
+
+
+def kept_sentences(cited: Sequence[Sequence[int]]) -> list[bool]:
+    """For each answer sentence (the passages it cites), whether a concise answer keeps it."""
+    anchor = next((set(c) for c in cited if c), None)
+    if anchor is None:
+        return [True] * len(cited)
+    return [set(c) <= anchor for c in cited]

@@ -1,0 +1,97 @@
+"""Concise answers: a factual question's answer keeps to the passages its first cited sentence
+cites (rag/concise.py, applied in rag.citations.attribute)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from core.embedder import make_embedder
+from core.types import Chunk
+from rag.citations import attribute
+from rag.concise import asks_for_more_than_a_fact, kept_sentences
+from rag.types import Hit, Passage
+from tests.helpers import ask_options
+
+EMB = make_embedder("hash", "256")
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    return EMB.embed(texts)
+
+
+def passages() -> list[Passage]:
+    texts = [
+        "Adam uses beta1 0.9 and beta2 0.999 by default.",
+        "Residual connections add the identity so gradients flow to early layers.",
+    ]
+    chunks = [
+        Chunk(id=f"/d/{i}.md#0", text=t, source=f"/d/{i}.md", chunk_index=0, title="Notes", kind="text", content_hash=str(i))
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
+
+
+PADDED = (
+    "Adam uses beta2 0.999 by default [1]. Adam uses beta1 0.9 by default [1]. "
+    "Residual connections add the identity so gradients flow to early layers [2]."
+)
+
+
+def test_a_factual_answer_drops_the_sentences_citing_another_passage() -> None:
+    text, cits, _ = attribute(
+        PADDED, passages(), embed, question="What is Adam's default beta2?", concise=True
+    )
+    assert text == "Adam uses beta2 0.999 by default [1]. Adam uses beta1 0.9 by default [1]."
+    assert [c.source for c in cits] == ["/d/0.md"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why do residual connections help Adam?",
+        "How does Adam work?",
+        "¿Por qué converge Adam?",
+        "Explain Adam.",
+    ],
+)
+def test_an_explanation_keeps_every_sentence(question: str) -> None:
+    text, cits, _ = attribute(PADDED, passages(), embed, question=question, concise=True)
+    assert text.count("[2]") == 1 and len(cits) == 2
+
+
+def test_without_concise_every_sentence_stays() -> None:
+    text, cits, _ = attribute(PADDED, passages(), embed, question="What is Adam's default beta2?")
+    assert "Residual connections" in text and len(cits) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "explanation"),
+    [
+        ("How many layers does it have?", False),
+        ("How much did it cost?", False),
+        ("¿Cómo se llama el teorema?", False),
+        ("¿Cuántos fotones hacen falta?", False),
+        ("Who wrote it?", False),
+        ("¿Cómo funciona la fotosíntesis?", True),
+        ("What is the difference between Adam and SGD?", True),
+        ("Describe the second experiment.", True),
+        ("Which optimizer settings and which architecture tricks help training?", True),
+        ("¿Qué dijo y quién lo dijo?", True),
+        ("List the optimizers.", True),
+        ("What are Adam and SGD?", False),
+    ],
+)
+def test_which_questions_ask_for_more_than_a_fact(question: str, explanation: bool) -> None:
+    assert asks_for_more_than_a_fact(question) is explanation
+
+
+def test_kept_sentences_anchor_on_the_first_cited_sentence() -> None:
+    assert kept_sentences([[], [0], [0, 1], [], [1], [0]]) == [True, True, False, True, False, True]
+    assert kept_sentences([[], []]) == [True, True]
+
+
+def test_concise_answers_are_the_default() -> None:
+    assert ask_options().concise_answers is True
