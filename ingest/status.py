@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from core.store import ChromaStore
+from core.store import ChromaStore, CollectionInfo
 from ingest.manifest import ManifestStore
 
 
@@ -17,13 +17,16 @@ class DocumentRow:
 
 @dataclass(frozen=True)
 class CollectionRow:
-    collection: str
+    """A collection as `rag status` shows it: what the store records, and how many documents the
+    manifest holds for it."""
+
+    info: CollectionInfo
     documents: int
-    chunks: int
-    embedder: str
-    dim: int
-    last_ingest: str | None
-    chunk_tokens: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The flat record `rag status --json` and the server's /status print."""
+        facts = {k: v for k, v in asdict(self.info).items() if k != "name"}
+        return {"collection": self.info.name, "documents": self.documents} | facts
 
 
 def documents(store: ChromaStore, manifest: ManifestStore, collection: str) -> list[DocumentRow]:
@@ -34,9 +37,4 @@ def documents(store: ChromaStore, manifest: ManifestStore, collection: str) -> l
 
 
 def collections(store: ChromaStore, manifest: ManifestStore) -> list[CollectionRow]:
-    return [
-        CollectionRow(
-            i.name, len(manifest.entries(i.name)), i.chunks, i.embedder, i.dim, i.last_ingest, i.chunk_tokens
-        )
-        for i in store.info()
-    ]
+    return [CollectionRow(i, len(manifest.entries(i.name))) for i in store.info()]

@@ -34,10 +34,11 @@ _VALUE_CONTEXT = re.compile(
     r"matrix|matriz|array|arreglo|entry|entrada|point|punto|index|índice)\s*(\w+\s*){0,2})$",
     re.I,
 )
-# Sentence ends, but not after titles and abbreviations ("Dr. Alice Moreno", "e.g. Adam").
-_SENTENCE = re.compile(
-    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSr\.)(?<!\bSra\.)(?<!\bProf\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)"
-    r"(?<=[.!?])\s+|\n+"
+# A sentence ends at . ! ? and a space, or a line break; not after a title ("Dr. Alice Moreno"),
+# a single letter ("a. C.", "U.S.", "e.g.") or a doubled capital of a Spanish plural ("EE. UU.").
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Dr|Mr|Mrs|Ms|Sr|Sra|Srta|Dra|Prof|vs|ej|St|Jr)|(?<!\w)[^\W\d_]|\b([A-Z])\1)\.$"
 )
 # Small models often append their own list of sources (or echo the instructions); the sources
 # panel already shows them, so such a tail is cut.
@@ -143,7 +144,14 @@ class _Sentence:
 
 
 def sentences_of(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+    pieces, start = [], 0
+    for m in _BOUNDARY.finditer(text):
+        if "\n" not in m.group() and _ABBREVIATION.search(text, start, m.start()):
+            continue
+        pieces.append(text[start : m.start()])
+        start = m.end()
+    pieces.append(text[start:])
+    return [s.strip() for s in pieces if s.strip()]
 
 
 def split_markers(sentence: str, n_passages: int, literal: str = "") -> tuple[str, list[int]]:

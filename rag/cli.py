@@ -204,16 +204,16 @@ def status(
         else:
             console.print(documents_table(collection, docs))
     elif as_json:
-        console.print_json(json.dumps({"store": store_.location, "collections": [asdict(c) for c in cols]}))
+        console.print_json(json.dumps({"store": store_.location, "collections": [c.as_json() for c in cols]}))
     elif not cols:
         console.print(f"No collections in {store_.location}. Run [bold]rag ingest PATH[/] to create one.")
     else:
         console.print(collections_table(store_.location, cols))
         for c in cols:
-            gap = calibration_gap(c.embedder, c.chunk_tokens)
+            gap = calibration_gap(c.info.embedder, c.info.chunk_tokens)
             if gap:
                 console.print(
-                    f"[yellow]{c.collection}[/]: {markup_safe(gap)} (scripts/calibrate_abstention.py)",
+                    f"[yellow]{c.info.name}[/]: {markup_safe(gap)} (scripts/calibrate_abstention.py)",
                     highlight=False,
                 )
 

@@ -210,7 +210,7 @@ class Service:
             "version": _version(),
             "uptime_s": round(time.time() - self.started, 1),
             "collection": self.s.collection,
-            "collections": [c.__dict__ for c in collections(store, manifest)],
+            "collections": [c.as_json() for c in collections(store, manifest)],
             "waiting": self.waiting,
             "busy": self._answering.locked(),
             "ingests": [j.__dict__ for j in self.jobs.values() if j.state == "running"],

@@ -144,8 +144,9 @@ def collections_table(location: str, cols: Sequence[CollectionRow]) -> Table:
     for name in ("collection", *numbers, "embedder", "last ingest"):
         table.add_column(name, justify="right" if name in numbers else "left")
     for c in cols:
-        size = str(c.chunk_tokens) if c.chunk_tokens else "-"
-        table.add_row(c.collection, str(c.documents), str(c.chunks), size, c.embedder, c.last_ingest or "-")
+        i = c.info
+        size = str(i.chunk_tokens) if i.chunk_tokens else "-"
+        table.add_row(i.name, str(c.documents), str(i.chunks), size, i.embedder, i.last_ingest or "-")
     return table
 
 

@@ -1,0 +1,30 @@
+"""Answer sentences (rag.citations.sentences_of): attribution, verification, concise answers and
+the evidence quote all work sentence by sentence, so an abbreviation must not end one."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import sentences_of
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Los EE. UU. tienen 50 estados [1]. Fin.", ["Los EE. UU. tienen 50 estados [1].", "Fin."]),
+        ("Del año 3000 a. C. son los teoremas [1].", ["Del año 3000 a. C. son los teoremas [1]."]),
+        (
+            "It moved to the U.S. in 2001 [1]. Later it grew.",
+            ["It moved to the U.S. in 2001 [1].", "Later it grew."],
+        ),
+        (
+            "Dr. Jones met Sr. García [1]. Then, e.g. this.",
+            ["Dr. Jones met Sr. García [1].", "Then, e.g. this."],
+        ),
+        ("Por ej. el agua [1].", ["Por ej. el agua [1]."]),
+        ("It costs 3.5 euros. It ends in 2001. Done!", ["It costs 3.5 euros.", "It ends in 2001.", "Done!"]),
+        ("Una línea\nOtra línea", ["Una línea", "Otra línea"]),
+    ],
+)
+def test_sentences_end_at_punctuation_not_at_abbreviations(text: str, expected: list[str]) -> None:
+    assert sentences_of(text) == expected
