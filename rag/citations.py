@@ -67,7 +67,8 @@ def inline_lists(answer: str) -> str:
     """Lists written as lines, without their enumerators: a run of short items becomes one
     comma-separated sentence, longer items become sentences of their own. Otherwise "2." would
     be checked as a claimed number, and every item cut into sentences of its own."""
-    lines = answer.split("\n")
+    answer = _LONE_ENUMERATOR.sub(r"\1 ", answer)
+    lines = [piece for line in answer.split("\n") for piece in _items_of_line(line)]
     out: list[str] = []
     run: list[str] = []
     for line in [*lines, ""]:
@@ -88,8 +89,27 @@ def inline_lists(answer: str) -> str:
     return "\n".join(out[:-1])
 
 
+# "1." alone on its line, its item on the next.
+_LONE_ENUMERATOR = re.compile(r"^(\s*\d{1,2}[.)])[ \t]*\n+(?=\S)", re.M)
+# An enumeration written on one line ("…en: 1. Alemania 2. Holanda").
+_INLINE_ITEM = re.compile(r"(?:(?<=\s)|(?<=:)|^)(\d{1,2})\.\s+(?=\S)")
+
+
+def _items_of_line(line: str) -> list[str]:
+    """A line holding an enumeration numbered 1, 2, … as one line per item (after its lead)."""
+    found = list(_INLINE_ITEM.finditer(line))
+    if len(found) < 2 or [int(m.group(1)) for m in found] != list(range(1, len(found) + 1)):
+        return [line]
+    ends = [m.start() for m in found[1:]] + [len(line)]
+    head = line[: found[0].start()].rstrip()
+    return [
+        *([head] if head else []),
+        *(line[m.start() : end].strip() for m, end in zip(found, ends, strict=True)),
+    ]
+
+
 def _joined(items: list[str]) -> str:
-    if all(len(i.split()) <= _SHORT_ITEM and not re.search(r"[.!?:;]\S*\s", i + " ") for i in items):
+    if all(len(i.split()) <= _SHORT_ITEM and not re.search(r"[.!?:;]\S*\s", i.rstrip(".;, ") + " ") for i in items):
         bare = [i.rstrip(".;,") for i in items]
         marks = "".join(f" [{m}]" for m in MARKER.findall(bare[-1]))  # they cover the whole list
         return ", ".join([*bare[:-1], MARKER.sub("", bare[-1]).strip()]) + marks + "."

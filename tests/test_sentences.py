@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import sentences_of
+from rag.citations import inline_lists, sentences_of
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,22 @@ from rag.citations import sentences_of
 )
 def test_sentences_end_at_punctuation_not_at_abbreviations(text: str, expected: list[str]) -> None:
     assert sentences_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            "Se asentaron en: 1. Alemania 2. Holanda 3. Sudáfrica [1].",
+            "Se asentaron en: Alemania, Holanda, Sudáfrica [1].",
+        ),
+        (
+            "Se asentaron en:\n1.\nAlemania [1]\n2.\nHolanda [2]",
+            "Se asentaron en: Alemania [1], Holanda [2].",
+        ),
+        ("Países:\n1. Francia.\n2. Italia.", "Países: Francia, Italia."),
+        ("It ended in 2001. Then 1999. Fine.", "It ended in 2001. Then 1999. Fine."),
+    ],
+)
+def test_enumerations_become_one_sentence(answer: str, expected: str) -> None:
+    assert inline_lists(answer) == expected
