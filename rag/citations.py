@@ -109,7 +109,10 @@ def _items_of_line(line: str) -> list[str]:
 
 
 def _joined(items: list[str]) -> str:
-    if all(len(i.split()) <= _SHORT_ITEM and not re.search(r"[.!?:;]\S*\s", i.rstrip(".;, ") + " ") for i in items):
+    if all(
+        len(i.split()) <= _SHORT_ITEM and not re.search(r"[.!?:;]\S*\s", i.rstrip(".;, ") + " ")
+        for i in items
+    ):
         bare = [i.rstrip(".;,") for i in items]
         marks = "".join(f" [{m}]" for m in MARKER.findall(bare[-1]))  # they cover the whole list
         return ", ".join([*bare[:-1], MARKER.sub("", bare[-1]).strip()]) + marks + "."
@@ -129,7 +132,12 @@ _POINTER = re.compile(
     r"|(?<=\w),?\s+(?:según|de acuerdo con|according to|as stated in|citing)\s+"
     r"(?:la información proporcionada en |los datos proporcionados en |the information (?:provided|given) in )?"
     r"(?:(?:el|la|los|las|the)\s+)?(?:(?:primer[oa]?|segund[oa]|first|second)\s+)?"
-    r"(?:" + _SOURCE_WORD + r"(?:\s+like)?)(?:\s+\d+)?(?=\s*(?:\[\d|[.!?]|$))",
+    r"(?:" + _SOURCE_WORD + r"(?:\s+like)?)(?:\s+\d+)?(?=\s*(?:\[\d|[.!?]|$))"
+    # A closing "Cite sources [1] for more information.", "Para más información, consulta la fuente [2]."
+    r"|(?:^|(?<=[.!?])\s+)(?:(?:for more (?:information|details)|para (?:obtener )?más (?:información|detalles)),?\s+)?"
+    r"(?:cite|check|see|consult|refer to|consulta|consulte|revisa|revise|véase)\s+(?:(?:the|las?|los)\s+)?"
+    + _SOURCE_WORD
+    + r"\b[^.!?«»\"“”:]*(?:[.!?]|$)",
     re.I,
 )
 

@@ -602,6 +602,12 @@ def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
     assert strip_trailer(
         "Iran enjoyed a resurgence in 2006, citing sources like [1]. This is stated in source under the section on Iran."
     ) == ("Iran enjoyed a resurgence in 2006 [1].")
+    assert strip_trailer("Se asentaron en Alemania [2]. Cite sources [1] for more information.") == (
+        "Se asentaron en Alemania [2]."
+    )
+    assert (
+        strip_trailer("Fue en 1685 [1]. Para más información, consulta la fuente [2].") == "Fue en 1685 [1]."
+    )
     # Kept: content after a colon or in quotes, a clause that opens the sentence, other sources.
     quoted = 'Esto se menciona en la fuente, que dice: "Estos incluyen Carmel Valley" [1].'
     assert strip_trailer(quoted) == quoted
