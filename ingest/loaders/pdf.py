@@ -65,8 +65,6 @@ _COMBINING = {"´": "\u0301", "˜": "\u0303", "¨": "\u0308", "ˆ": "\u0302"}
 
 def _accents(text: str) -> str:
     """Spacing accents before a letter joined to it ("inducci´on" → "inducción")."""
-    if not _SPACING_ACCENT.search(text):
-        return text
 
     def join(m: re.Match[str]) -> str:
         accent, letter = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
