@@ -53,6 +53,8 @@ class VectorCollection:
         self._raw = raw
         self._errors = errors
         self.name: str = raw.name
+        # A rebuild swapped in under the same name (and revision) is another collection to Chroma.
+        self.uid: str = str(getattr(raw, "id", ""))
         meta = raw.metadata or {}
         self.embedder: str = str(meta.get("embedder", ""))
         self.dim: int = int(meta.get("dim", 0))

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.text import tokenize
 from core.types import Chunk
-from rag.concise import asks_for_more_than_a_fact, kept_sentences
+from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label, play_link
 from rag.facts import check, shared_numbers
 from rag.types import Answer, Citation, Passage
@@ -297,8 +297,20 @@ def attribute(
         kept = kept_sentences([s.keep for s in sents])
         rows = [r for r, k in enumerate(kept) if k]
         sents, support = [sents[r] for r in rows], support[rows]
+    if question and sents and all(restates(s.plain, question) for s in sents):
+        sents, support = [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1]
     replaced = [fact for s in sents for fact in s.replaced]
     return _render(sents), _citations(sents, passages, support, embed), replaced
+
+
+def _quoted_for(
+    question: str, sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], embed: Embed, lang: str
+) -> _Sentence:
+    """An answer that only repeats the question becomes the cited passage's sentence closest to
+    the question, quoted: the user reads what the source says instead of their own words back."""
+    best = sent.keep[0] if sent.keep else int(np.argmax(row))
+    quote = best_sentence(question, passages[best], embed)
+    return _Sentence(sent.raw, f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", sent.cited, keep=[best])
 
 
 def _fold_bare_markers(sents: list[_Sentence]) -> list[_Sentence]:

@@ -6,12 +6,18 @@ paragraph). That padding carried most of the citations that pointed at a passage
 answer (README: "Concise answers"). So for a question that does not ask for an explanation, an
 answer sentence that cites a passage the first cited sentence does not is dropped; sentences that
 cite the same passages, or none, stay. Why/how/explain questions, several questions in one and
-requests for a list keep every sentence."""
+requests for a list keep every sentence.
+
+An answer can also say nothing at all: asked "El colono Elie Prioleau era de la ciudad
+francesa…", the model wrote "El colono Elie Prioleau era de la ciudad francesa [1]." — the
+question back, with a citation that makes it look answered. `restates` finds such sentences."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from core.text import STOPWORDS, fold
 
 _EXPLANATION = re.compile(
     r"\b(?:why|how(?!\s+(?:many|much|long|old|far|often|big|large|tall|high|fast|soon)\b)"
@@ -38,3 +44,21 @@ def kept_sentences(cited: Sequence[Sequence[int]]) -> list[bool]:
     if anchor is None:
         return [True] * len(cited)
     return [set(c) <= anchor for c in cited]
+
+
+_WORD = re.compile(r"\w+")
+# Kept as content: "Sí, …" / "No, …" answers a yes/no question that the rest of the sentence repeats.
+_ANSWER_WORDS = frozenset({"si", "no", "not", "yes", "nunca", "never"})
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS or w in _ANSWER_WORDS]
+
+
+def restates(sentence: str, question: str) -> bool:
+    """Every content word of the sentence is one of the question's (or shares its first five
+    letters: "excluya"/"excluye"): the sentence adds nothing the question did not say."""
+    asked = set(_content(question))
+    stems = {w[:5] for w in asked if len(w) >= 5}
+    words = _content(sentence)
+    return bool(words) and all(w in asked or (len(w) >= 5 and w[:5] in stems) for w in words)

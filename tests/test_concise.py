@@ -11,7 +11,7 @@ import pytest
 from core.embedder import make_embedder
 from core.types import Chunk
 from rag.citations import attribute
-from rag.concise import asks_for_more_than_a_fact, kept_sentences
+from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.types import Hit, Passage
 from tests.helpers import ask_options
 
@@ -95,3 +95,51 @@ def test_kept_sentences_anchor_on_the_first_cited_sentence() -> None:
 
 def test_concise_answers_are_the_default() -> None:
     assert ask_options().concise_answers is True
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "echo"),
+    [
+        # Seen in held-out SQuAD-es answers: the question back, cited.
+        (
+            "El colono de Charleston Elie Prioleau era de la ciudad francesa.",
+            "El colono de Charleston Elie Prioleau era de la ciudad francesa.",
+            True,
+        ),
+        (
+            "La región se extiende por montañas distintas de las cordilleras transversales.",
+            "¿La región se extiende por montañas distintas de las cordilleras transversales?",
+            True,
+        ),
+        ("Las regiones excluyen la jurisdicción.", "¿Qué regiones excluya la jurisdicción?", True),
+        # An answer adds at least one word the question did not have.
+        (
+            "El colono Elie Prioleau era de Pons.",
+            "¿De qué ciudad francesa era el colono Elie Prioleau?",
+            False,
+        ),
+        ("Qutb was executed in 1966.", "When was Qutb executed?", False),
+        ("No hay regiones excluidas.", "¿Hay regiones excluidas?", False),
+        ("Sí, se celebra en Navidad.", "¿Se celebra en Navidad?", False),
+        ("[1].", "¿Qué?", False),
+    ],
+)
+def test_restates_finds_an_answer_that_only_repeats_the_question(
+    sentence: str, question: str, echo: bool
+) -> None:
+    assert restates(sentence, question) is echo
+
+
+def test_an_answer_that_repeats_the_question_becomes_the_sources_sentence() -> None:
+    question = "Adam uses which default beta2?"
+    text, cits, replaced = attribute(
+        "Adam uses a default beta2 [1].", passages(), embed, question=question, lang="en", concise=True
+    )
+    assert text == "The source says: «Adam uses beta1 0.9 and beta2 0.999 by default.» [1]."
+    assert [c.source for c in cits] == ["/d/0.md"] and replaced == []
+
+
+def test_an_answer_with_the_fact_is_left_as_written() -> None:
+    question = "Adam uses which default beta2?"
+    text, _, _ = attribute("Adam uses a default beta2 of 0.999 [1].", passages(), embed, question=question)
+    assert text == "Adam uses a default beta2 of 0.999 [1]."

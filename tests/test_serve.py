@@ -102,6 +102,25 @@ def test_search_status_and_errors(served: Served) -> None:
     assert missing.status_code == 400 and "nope" in missing.json()["error"]
 
 
+def test_a_collection_rebuilt_by_another_process_is_searched_again(served: Served) -> None:
+    """`rag doctor --repair` in another process swaps a rebuilt copy in under the same name and
+    revision; the server must not keep querying the collection that was dropped."""
+    from ingest.rebuild import rebuild_vectors
+    from rag import wiring
+    from rag.config import load_settings
+
+    question = {"question": "attention heads", "k": 2}
+    before = served.post("/api/search", question)
+    assert before.status_code == 200, before.text
+    s = load_settings()
+    store = wiring.open_store(s)
+    embedder_for = lambda collection: wiring.embedder_for_collection(s, collection)  # noqa: E731
+    assert rebuild_vectors(store, s.collection, wiring.chroma_database(s), embedder_for) > 0
+    after = served.post("/api/search", question)
+    assert after.status_code == 200, after.text
+    assert [h["label"] for h in after.json()["hits"]] == [h["label"] for h in before.json()["hits"]]
+
+
 def test_chat_turns_keep_a_session(served: Served, rag_home: Path) -> None:
     first = served.post(
         "/api/chat", {"question": "How fast does the centrifuge spin?", "session": "lab", "stream": False}

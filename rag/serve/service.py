@@ -73,9 +73,11 @@ class Service:
     # ---- answering -------------------------------------------------------------------------
     def assistant(self, collection: str | None, rerank: bool) -> Assistant:
         """The Assistant of a collection, rebuilt (cheaply: the models stay) when an ingest moved
-        the collection's revision since it was built."""
+        the collection's revision since it was built, or another process (`rag doctor --repair`)
+        swapped a rebuilt copy in under its name."""
         name = collection or self.s.collection
-        revision = str(self.resident.store.open(name).metadata.get("revision", ""))
+        opened = self.resident.store.open(name)
+        revision = f"{opened.metadata.get('revision', '')}/{opened.uid}"
         with self._building:
             cached = self._assistants.get((name, rerank))
             if cached is not None and cached[0] == revision:
