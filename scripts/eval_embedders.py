@@ -46,11 +46,13 @@ def _title(doc_id: str) -> str:
 
 
 def corpora(
-    data: Path, split: str = "held-out", limit: int | None = None
+    data: Path, split: str = "held-out", limit: int | None = None, pool: str = "all"
 ) -> dict[str, tuple[EvalSet, dict[str, list[EvalQuery]]]]:
     """corpus name → (documents, query groups over them). SQuAD questions come from the articles
     held out of reranker training ("held-out", reported) or from the others ("tune": where a
-    setting such as the fusion weight is chosen)."""
+    setting such as the fusion weight is chosen). The SQuAD passages searched are every paragraph
+    of the language (pool "all") or only those of the questions' articles (pool "split": about as
+    many paragraphs as the held-out set that issue 13's table was measured on)."""
     held = held_out_titles()
     if split == "tune":
         squad_titles = {
@@ -58,6 +60,8 @@ def corpora(
         }
         held = {lang: squad_titles[lang] - held[lang] for lang in SQUAD}
     squad = {lang: eval_data.load(data / rel) for lang, rel in SQUAD.items()}
+    if pool == "split":
+        squad = {lang: _only(s, held[lang]) for lang, s in squad.items()}
     pairs = eval_data.align(squad["en"], squad["es"])
     back = {es: en for en, es in pairs.items()}
 
@@ -78,6 +82,11 @@ def corpora(
     cran = eval_data.load(data / "cranfield")
     out["cranfield"] = (cran, {"cranfield": cran.queries})
     return out
+
+
+def _only(squad: EvalSet, titles: set[str]) -> EvalSet:
+    docs = [d for d in squad.docs if _title(d.id) in titles]
+    return EvalSet(squad.name, docs, [q for q in squad.queries if all(_title(d) in titles for d in q.gold)])
 
 
 def evaluate(spec: str, args: argparse.Namespace, sets: dict[str, Any]) -> dict[str, Any]:
@@ -131,13 +140,18 @@ def main() -> None:
     ap.add_argument("--sets", default="squad_es,squad_en,clapnq,cranfield")
     ap.add_argument("--no-rerank", action="store_true")
     ap.add_argument("--split", choices=("held-out", "tune"), default="held-out")
+    ap.add_argument("--pool", choices=("all", "split"), default="all", help="SQuAD paragraphs searched")
     ap.add_argument("--limit", type=int, default=None, help="at most N SQuAD questions per group")
     ap.add_argument("-o", "--option", action="append", default=[], help="a setting, e.g. dense_weight=2")
     ap.add_argument("--embed-cache", type=Path, default=ROOT / "bench-results" / "embed-cache.sqlite")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "embedders.json")
     args = ap.parse_args()
     quiet_libraries()
-    sets = {k: v for k, v in corpora(args.data, args.split, args.limit).items() if k in args.sets.split(",")}
+    sets = {
+        k: v
+        for k, v in corpora(args.data, args.split, args.limit, args.pool).items()
+        if k in args.sets.split(",")
+    }
     print({g: len(qs) for _, groups in sets.values() for g, qs in groups.items()}, flush=True)
     results = {spec: evaluate(spec, args, sets) for spec in args.embedders.split(",")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
