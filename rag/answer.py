@@ -27,11 +27,12 @@ from rag.citations import (
     strip_trailer,
     support_matrix,
 )
+from rag.concise import asks_for_more_than_a_fact
 from rag.context import build_passages, render_sources
 from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.memory import Memory, Turn
-from rag.prompts import answer_templates
+from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
 from rag.types import Answer, Citation, Hit, Passage
@@ -69,6 +70,7 @@ class AskOptions:
     max_new_tokens: int
     answer_prompt: str  # the prompt style in rag/prompts/
     concise_answers: bool  # a factual question's answer keeps to the passages its first sentence cites
+    short_facts: bool  # a factual question is asked for 1-2 sentences, the fact first
     context_neighbours: int  # chunks on each side of a hit added to its passage
     abstention: Abstention
 
@@ -220,7 +222,14 @@ class Assistant:
         timings: dict[str, float],
     ) -> Generation:
         history = memory.history_for_prompt() if memory is not None else ""
-        messages = answer_messages(question, lang, passages, history, self.options.answer_prompt)
+        messages = answer_messages(
+            question,
+            lang,
+            passages,
+            history,
+            self.options.answer_prompt,
+            short_facts=self.options.short_facts,
+        )
         t = time.perf_counter()
         gen = self.generator.generate(
             messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
@@ -288,15 +297,18 @@ def wrong_language(text: str, lang: str) -> bool:
 
 
 def answer_messages(
-    question: str, lang: str, passages: list[Passage], history: str, style: str
+    question: str, lang: str, passages: list[Passage], history: str, style: str, *, short_facts: bool = False
 ) -> list[Message]:
-    """The chat messages for one answer; the wording lives in rag/prompts/ (`style`)."""
+    """The chat messages for one answer; the wording lives in rag/prompts/ (`style`). With
+    `short_facts`, a question that asks for one fact is told to answer briefly (`{length}`)."""
     system, user = answer_templates(style, lang)
+    factual = short_facts and not asks_for_more_than_a_fact(question)
     content = user.format(
         sources=render_sources(passages),
         history=history,
         question=question,
         language=LANGUAGE_NAMES.get(lang, "the language of the question"),
+        length=load("length-fact" if factual else "length-explanation").strip(),
     )
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": content}]
 

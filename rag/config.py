@@ -142,6 +142,10 @@ class Settings(BaseSettings):
         True,
         description="A question asking for a fact (not why/how/explain) gets no sentences citing other passages than its first cited sentence",
     )
+    short_facts: bool = Field(
+        False,
+        description="A question asking for a fact is told to answer in 1-2 sentences, the fact first in the sources' words (rag/prompts/length-fact.txt); others get length-explanation.txt",
+    )
     context_neighbours: int = Field(
         1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )

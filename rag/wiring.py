@@ -280,6 +280,7 @@ def ask_options(
         max_new_tokens=s.max_new_tokens,
         answer_prompt=s.answer_prompt,
         concise_answers=s.concise_answers,
+        short_facts=s.short_facts,
         context_neighbours=s.context_neighbours,
         abstention=abstention,
     )

@@ -143,3 +143,21 @@ def test_an_answer_with_the_fact_is_left_as_written() -> None:
     question = "Adam uses which default beta2?"
     text, _, _ = attribute("Adam uses a default beta2 of 0.999 [1].", passages(), embed, question=question)
     assert text == "Adam uses a default beta2 of 0.999 [1]."
+
+
+def _prompt(question: str, short_facts: bool) -> str:
+    from rag.answer import answer_messages
+
+    return answer_messages(question, "en", passages(), "", "classic", short_facts=short_facts)[-1]["content"]
+
+
+def test_short_facts_asks_a_factual_question_for_a_short_answer() -> None:
+    assert "in English in 1-2 plain sentences that state the answer first" in _prompt(
+        "What is Adam's default beta2?", True
+    )
+    assert "in English in 2-4 plain sentences (no code" in _prompt("Why does Adam converge?", True)
+
+
+def test_without_short_facts_the_prompt_is_as_before() -> None:
+    assert "in English in 2-4 plain sentences (no code" in _prompt("What is Adam's default beta2?", False)
+    assert ask_options().short_facts is False
