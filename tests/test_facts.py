@@ -1,0 +1,40 @@
+"""Fact checking of answer sentences (rag/facts.py): numbers by value, names as written in the source."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.facts import check
+
+# CLAP NQ's Wikipedia passages are tokenised: "Sakharov 's appeal", "Mary - Louise Parker".
+PASSAGE = (
+    "On 14 January 1980 , the Carter Administration joined Sakharov 's appeal . It stars Kathy Bates "
+    "and Mary - Louise Parker , a Depression - era story . The Prime Minister of Canada advises the Crown ."
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The Carter Administration joined Sakharov's appeal.",
+        "It stars Mary-Louise Parker in a Depression-era story.",
+        "The role of Canada's prime minister is to advise the Crown.",
+        "The role of Canada’s prime minister is to advise the Crown.",
+        "Carter joined the appeal in 1980.",
+    ],
+)
+def test_names_written_differently_from_the_source_are_still_found(sentence: str) -> None:
+    assert check(sentence, PASSAGE).ok
+
+
+@pytest.mark.parametrize(
+    ("sentence", "missing"),
+    [
+        ("Sakharov's appeal was joined by Brezhnev.", ["Brezhnev"]),
+        ("It stars Mary-Kate Parker.", ["Mary-Kate"]),
+        ("Carter joined the appeal in 1981.", ["1981"]),
+        ("The role of Mexico's president.", ["Mexico's"]),
+    ],
+)
+def test_a_name_or_number_the_source_does_not_state_is_reported(sentence: str, missing: list[str]) -> None:
+    assert check(sentence, PASSAGE).unsupported == missing
