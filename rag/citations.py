@@ -292,7 +292,7 @@ def attribute(
             ).unsupported
             best = int(np.argmax(row))
             quote = best_sentence(sent.plain, passages[best], embed)
-            sent.plain, sent.keep = f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", [best]
+            sent.plain, sent.keep = _quoting(quote, lang), [best]
     if concise and not asks_for_more_than_a_fact(question):
         kept = kept_sentences([s.keep for s in sents])
         rows = [r for r, k in enumerate(kept) if k]
@@ -310,7 +310,12 @@ def _quoted_for(
     the question, quoted: the user reads what the source says instead of their own words back."""
     best = sent.keep[0] if sent.keep else int(np.argmax(row))
     quote = best_sentence(question, passages[best], embed)
-    return _Sentence(sent.raw, f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»", sent.cited, keep=[best])
+    return _Sentence(sent.raw, _quoting(quote, lang), sent.cited, keep=[best])
+
+
+def _quoting(quote: str, lang: str) -> str:
+    """A sentence of the source shown in place of the model's ("La fuente dice: «…»")."""
+    return f"{QUOTE_LEAD.get(lang, QUOTE_LEAD['en'])} «{quote}»"
 
 
 def _fold_bare_markers(sents: list[_Sentence]) -> list[_Sentence]:

@@ -77,13 +77,13 @@ class Service:
         swapped a rebuilt copy in under its name."""
         name = collection or self.s.collection
         opened = self.resident.store.open(name)
-        revision = f"{opened.metadata.get('revision', '')}/{opened.uid}"
+        version = f"{opened.metadata.get('revision', '')}/{opened.uid}"
         with self._building:
             cached = self._assistants.get((name, rerank))
-            if cached is not None and cached[0] == revision:
+            if cached is not None and cached[0] == version:
                 return cached[1]
             built = wiring.assistant(self.s, name, rerank=rerank, resident=self.resident)
-            self._assistants[(name, rerank)] = (revision, built)
+            self._assistants[(name, rerank)] = (version, built)
             return built
 
     def ask(
