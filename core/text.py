@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# English and Spanish function words; content words (names, numbers, terms) are what BM25 is for.
+# English and Spanish function words, written folded (they are compared with folded words); content
+# words (names, numbers, terms) are what BM25 is for.
 STOPWORDS = frozenset(
     [
         "a",
@@ -134,12 +135,23 @@ STOPWORDS = frozenset(
         "fue",
         "han",
         "ha",
-        "qué",
-        "cómo",
-        "cuál",
+        "cual",
+        "cuales",
         "cuando",
         "donde",
         "quien",
+        "quienes",
+        "cuanto",
+        "cuanta",
+        "cuantos",
+        "cuantas",
+        "era",
+        "eran",
+        "fueron",
+        "sido",
+        "estan",
+        "tiene",
+        "tienen",
     ]
 )
 

@@ -5,7 +5,6 @@ short enough to read at once."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from rag.concise import asks_for_more_than_a_fact
 from rag.context import build_passages, render_sources
 from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
+from rag.grounding import REFUSAL
 from rag.memory import Memory, Turn
 from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
@@ -45,14 +45,6 @@ NOT_FOUND = {
 ONLY_IN = {"en": "Answer only in English.", "es": "Responde solo en español."}
 # The model saying the sources do not answer. Read in the answer's first sentence only: a later
 # "the sources do not say more" after an answer is not a refusal.
-_REFUSAL = re.compile(
-    r"(do(es)? not (contain|mention|say|provide|specify)|don't know|not (found|mentioned|in the sources)|"
-    r"cannot (find|answer|determine)|(don't|do not) have (the |enough |any )?(information|data)|"
-    r"no (contienen|mencionan|sé|lo sé|aparece|proporcionan|especifican)|no se (menciona|especifica|indica)|"
-    r"no encuentro|no tengo (la |suficiente |ninguna )?(información|capacidad|datos)|"
-    r"no (puedo|es posible) (responder|determinar|saber)|no hay información)",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -258,13 +250,14 @@ class Assistant:
     ) -> Answer:
         t = time.perf_counter()
         first = sentences_of(strip_trailer(gen.text))[:1]
-        refused = bool(first and _REFUSAL.search(first[0]))
+        refused = bool(first and REFUSAL.search(first[0]))
         citations: list[Citation] = []
         replaced: list[str] = []
+        dropped: list[str] = []
         if refused:  # nothing to cite: the model says the sources do not answer
             text = MARKER.sub("", gen.text).strip()
         else:
-            text, citations, replaced = attribute(
+            text, citations, replaced, dropped = attribute(
                 gen.text,
                 passages,
                 self.embed,
@@ -287,6 +280,7 @@ class Assistant:
             model=self.generator.name,
             interrupted=gen.interrupted,
             replaced_facts=replaced,
+            dropped_sentences=dropped,
         )
 
 

@@ -6,7 +6,8 @@ hold, so after generation each answer sentence is
    sentence gets one;
 2. verified: every number and name it states must occur in the passage it cites (or in the
    question). A sentence that fails is re-cited to a passage that holds its facts, or replaced by
-   that passage's own words ("The source says: «…»"), never shown as cited;
+   that passage's own words ("The source says: «…»"), never shown as cited; a sentence whose
+   words the passages do not hold (rag.grounding) is dropped;
 3. given evidence: each citation carries the passage sentence that supports the answer, and its
    place (cue times, page) narrows to the chunk that holds that sentence.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from core.types import Chunk
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label, play_link
 from rag.facts import check, shared_numbers
+from rag.grounding import ungrounded
 from rag.types import Answer, Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
@@ -35,10 +38,11 @@ _VALUE_CONTEXT = re.compile(
     re.I,
 )
 # A sentence ends at . ! ? and a space, or a line break; not after a title ("Dr. Alice Moreno"),
-# a single letter ("a. C.", "U.S.", "e.g.") or a doubled capital of a Spanish plural ("EE. UU.").
+# a single Latin letter ("a. C.", "U.S.", "e.g."; a Greek one is a variable: "… < δ. Será") or a
+# doubled capital of a Spanish plural ("EE. UU.").
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
 _ABBREVIATION = re.compile(
-    r"(?:\b(?:Dr|Mr|Mrs|Ms|Sr|Sra|Srta|Dra|Prof|vs|ej|St|Jr)|(?<!\w)[^\W\d_]|\b([A-Z])\1)\.$"
+    r"(?:\b(?:Dr|Mr|Mrs|Ms|Sr|Sra|Srta|Dra|Prof|vs|ej|St|Jr)|(?<!\w)[A-Za-zÁÉÍÓÚáéíóúÑñ]|\b([A-Z])\1)\.$"
 )
 # Small models often append their own list of sources (or echo the instructions); the sources
 # panel already shows them, so such a tail is cut.
@@ -152,6 +156,15 @@ def strip_trailer(answer: str) -> str:
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+class Attributed(NamedTuple):
+    """What `attribute` makes of an answer."""
+
+    text: str  # with corrected, verified, renumbered [n] markers
+    citations: list[Citation]
+    replaced: list[str]  # facts no passage holds, whose sentences were replaced by a quote
+    dropped: list[str]  # sentences dropped because the passages do not hold their words
 
 
 @dataclass(frozen=True)
@@ -269,15 +282,16 @@ def attribute(
     lang: str = "en",
     config: AttributionConfig | None = None,
     concise: bool = False,
-) -> tuple[str, list[Citation], list[str]]:
+) -> Attributed:
     """The answer with corrected, verified, renumbered [n] markers; the citations they point to,
-    each with its supporting quote; and the facts that had to be replaced (empty when none).
+    each with its supporting quote; the facts that had to be replaced and the sentences dropped as
+    unsupported (empty when none).
     `concise`: a factual question's answer loses the sentences that cite other passages than its
     first cited sentence (rag.concise)."""
     config = config or AttributionConfig()
     answer = strip_trailer(inline_lists(answer))
     if not passages or not answer.strip():
-        return answer.strip(), [], []
+        return Attributed(answer.strip(), [], [], [])
     literal = " ".join([question, *(p.text for p in passages)])
     sents = [
         _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[]) for raw in sentences_of(answer)
@@ -293,6 +307,7 @@ def attribute(
             best = int(np.argmax(row))
             quote = best_sentence(sent.plain, passages[best], embed)
             sent.plain, sent.keep = _quoting(quote, lang), [best]
+    sents, support, dropped = _without_ungrounded(sents, support, passages, question, lang, embed)
     if concise and not asks_for_more_than_a_fact(question):
         kept = kept_sentences([s.keep for s in sents])
         rows = [r for r, k in enumerate(kept) if k]
@@ -300,7 +315,29 @@ def attribute(
     if question and sents and all(restates(s.plain, question) for s in sents):
         sents, support = [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1]
     replaced = [fact for s in sents for fact in s.replaced]
-    return _render(sents), _citations(sents, passages, support, embed), replaced
+    return Attributed(_render(sents), _citations(sents, passages, support, embed), replaced, dropped)
+
+
+def _without_ungrounded(
+    sents: list[_Sentence],
+    support: np.ndarray,
+    passages: Sequence[Passage],
+    question: str,
+    lang: str,
+    embed: Embed,
+) -> tuple[list[_Sentence], np.ndarray, list[str]]:
+    """Sentences whose words the passages do not hold (rag.grounding) are dropped; when none is
+    left, the answer becomes the quote of the cited passage's sentence closest to the question."""
+    texts = [p.text for p in passages]
+    leads = tuple(QUOTE_LEAD.values())
+    flags = [not s.plain.startswith(leads) and ungrounded(s.plain, question, texts, lang) for s in sents]
+    if not any(flags):
+        return sents, support, []
+    dropped = [s.plain for s, flag in zip(sents, flags, strict=True) if flag]
+    rows = [r for r, flag in enumerate(flags) if not flag]
+    if rows:
+        return [sents[r] for r in rows], support[rows], dropped
+    return [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1], dropped
 
 
 def _quoted_for(

@@ -30,6 +30,7 @@ class AnswerMetrics:
     citation_precision: float | None  # a cited passage is gold or contains a gold answer
     unsupported_facts: float | None  # share of answers stating a number or name no cited passage holds
     replaced: float | None  # share of answers with a sentence replaced by the source's words
+    dropped: float | None  # share of answers with a sentence dropped as not held by the sources
     language_match: float | None  # share of answers in the question's language
     refusal_precision: float | None
     refusal_recall: float | None
@@ -66,6 +67,7 @@ class _Tally:
     cited_ok: list[bool] = field(default_factory=list)
     unsupported: list[bool] = field(default_factory=list)
     replaced: list[bool] = field(default_factory=list)
+    dropped: list[bool] = field(default_factory=list)
     language: list[bool] = field(default_factory=list)
     declined_unanswerable: list[bool] = field(default_factory=list)  # per declined answer
     declined_answerable: list[bool] = field(default_factory=list)  # per answerable question
@@ -80,8 +82,13 @@ class _Tally:
             missing = audit(answer)
             self.unsupported.append(bool(missing))
             self.replaced.append(bool(answer.replaced_facts))
+            self.dropped.append(bool(answer.dropped_sentences))
             self.language.append(question_language(answer.text) == question_language(q.question))
-            detail |= {"unsupported": missing, "replaced": answer.replaced_facts}
+            detail |= {
+                "unsupported": missing,
+                "replaced": answer.replaced_facts,
+                "dropped": answer.dropped_sentences,
+            }
         if q.answerable and q.answers:
             self.contained.append(contains_answer(answer.text, q.answers))
             self.contained_generated.append(contains_answer(generated_text(answer), q.answers))
@@ -126,6 +133,7 @@ def answer_metrics(
         citation_precision=_share(tally.cited_ok),
         unsupported_facts=_share(tally.unsupported),
         replaced=_share(tally.replaced),
+        dropped=_share(tally.dropped),
         language_match=_share(tally.language),
         refusal_precision=_share(tally.declined_unanswerable),
         refusal_recall=round(right_refusals / unanswerable, 4) if unanswerable else None,

@@ -88,6 +88,8 @@ class Answer:
     model: str = ""  # the generator's name; empty when it did not run
     # Numbers or names the model stated that no passage holds; their sentences were replaced by a quote.
     replaced_facts: list[str] = field(default_factory=list)
+    # Sentences dropped because the passages hold too few of their words (rag.grounding).
+    dropped_sentences: list[str] = field(default_factory=list)
     interrupted: bool = False
 
     @property

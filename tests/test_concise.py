@@ -41,7 +41,7 @@ PADDED = (
 
 
 def test_a_factual_answer_drops_the_sentences_citing_another_passage() -> None:
-    text, cits, _ = attribute(
+    text, cits, *_ = attribute(
         PADDED, passages(), embed, question="What is Adam's default beta2?", concise=True
     )
     assert text == "Adam uses beta2 0.999 by default [1]. Adam uses beta1 0.9 by default [1]."
@@ -58,12 +58,12 @@ def test_a_factual_answer_drops_the_sentences_citing_another_passage() -> None:
     ],
 )
 def test_an_explanation_keeps_every_sentence(question: str) -> None:
-    text, cits, _ = attribute(PADDED, passages(), embed, question=question, concise=True)
+    text, cits, *_ = attribute(PADDED, passages(), embed, question=question, concise=True)
     assert text.count("[2]") == 1 and len(cits) == 2
 
 
 def test_without_concise_every_sentence_stays() -> None:
-    text, cits, _ = attribute(PADDED, passages(), embed, question="What is Adam's default beta2?")
+    text, cits, *_ = attribute(PADDED, passages(), embed, question="What is Adam's default beta2?")
     assert "Residual connections" in text and len(cits) == 2
 
 
@@ -132,7 +132,7 @@ def test_restates_finds_an_answer_that_only_repeats_the_question(
 
 def test_an_answer_that_repeats_the_question_becomes_the_sources_sentence() -> None:
     question = "Adam uses which default beta2?"
-    text, cits, replaced = attribute(
+    text, cits, replaced, _ = attribute(
         "Adam uses a default beta2 [1].", passages(), embed, question=question, lang="en", concise=True
     )
     assert text == "The source says: «Adam uses beta1 0.9 and beta2 0.999 by default.» [1]."
@@ -141,7 +141,7 @@ def test_an_answer_that_repeats_the_question_becomes_the_sources_sentence() -> N
 
 def test_an_answer_with_the_fact_is_left_as_written() -> None:
     question = "Adam uses which default beta2?"
-    text, _, _ = attribute("Adam uses a default beta2 of 0.999 [1].", passages(), embed, question=question)
+    text, *_ = attribute("Adam uses a default beta2 of 0.999 [1].", passages(), embed, question=question)
     assert text == "Adam uses a default beta2 of 0.999 [1]."
 
 

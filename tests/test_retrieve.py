@@ -43,3 +43,10 @@ def test_the_default_is_score_fusion_and_an_unknown_method_is_refused() -> None:
     assert default.method == "score" and 0 < default.dense_share < 1
     with pytest.raises(ValueError, match="unknown fusion"):
         Fusion("mean")
+
+
+def test_stopwords_are_written_folded_so_question_words_are_dropped() -> None:
+    from core.text import STOPWORDS, fold, tokenize
+
+    assert all(fold(w) == w for w in STOPWORDS)  # an accented entry would never match
+    assert tokenize("¿Cuál es la posición? ¿Quiénes fueron?") == ["posicion"]

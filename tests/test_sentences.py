@@ -24,6 +24,8 @@ from rag.citations import inline_lists, sentences_of
         ("Por ej. el agua [1].", ["Por ej. el agua [1]."]),
         ("It costs 3.5 euros. It ends in 2001. Done!", ["It costs 3.5 euros.", "It ends in 2001.", "Done!"]),
         ("Una línea\nOtra línea", ["Una línea", "Otra línea"]),
+        # A Greek letter is a variable, not an initial.
+        ("Elegimos |x| < δ. Será común usar y = mx.", ["Elegimos |x| < δ.", "Será común usar y = mx."]),
     ],
 )
 def test_sentences_end_at_punctuation_not_at_abbreviations(text: str, expected: list[str]) -> None:

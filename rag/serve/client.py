@@ -150,6 +150,7 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
         timings=data.get("timings", {}),
         model=data.get("model", ""),
         replaced_facts=data.get("replaced_facts", []),
+        dropped_sentences=data.get("dropped_sentences", []),
         interrupted=data.get("interrupted", False),
     )
 

@@ -83,6 +83,7 @@ def render_eval(report: EvalReport, console: Console) -> None:
     answers.add_row("citation precision", fmt(a.citation_precision))
     answers.add_row("answers with an unsupported number/name", fmt(a.unsupported_facts))
     answers.add_row("answers with a sentence replaced by a quote", fmt(a.replaced))
+    answers.add_row("answers with a sentence dropped as unsupported", fmt(a.dropped))
     answers.add_row("answers in the question's language", fmt(a.language_match))
     answers.add_row("refusal precision", fmt(a.refusal_precision))
     answers.add_row("refusal recall", fmt(a.refusal_recall))

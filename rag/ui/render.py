@@ -130,6 +130,7 @@ def answer_json(answer: Answer, full_text: bool = False) -> dict[str, Any]:
         "filters": answer.filters,
         "refused": answer.refused,
         "replaced_facts": answer.replaced_facts,
+        "dropped_sentences": answer.dropped_sentences,
         "interrupted": answer.interrupted,
         "model": answer.model,
         "citations": [asdict(c) | ({} if full_text else {"text": c.text[:600]}) for c in answer.citations],
