@@ -315,7 +315,9 @@ def attribute(
     if question and sents and all(restates(s.plain, question) for s in sents):
         sents, support = [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1]
     replaced = [fact for s in sents for fact in s.replaced]
-    return Attributed(_render(sents), _citations(sents, passages, support, embed), replaced, dropped)
+    return Attributed(
+        _render(sents), _citations(sents, passages, support, embed, question), replaced, dropped
+    )
 
 
 def _without_ungrounded(
@@ -410,12 +412,15 @@ def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
 
 
 def _citations(
-    sents: list[_Sentence], passages: Sequence[Passage], support: np.ndarray, embed: Embed
+    sents: list[_Sentence], passages: Sequence[Passage], support: np.ndarray, embed: Embed, question: str
 ) -> list[Citation]:
     out = []
     for idx, number in sorted(_order(sents).items(), key=lambda kv: kv[1]):
         p = passages[idx]
-        claims = " ".join(s.plain for s in sents if idx in s.keep)
+        # The first sentence citing the passage states the answer; joined with the later ones,
+        # which add detail, it pulled the quote toward the detail. The question stands in when
+        # that sentence is too short to say much ("En 1985.", a heading).
+        claims = f"{question} {next(s.plain for s in sents if idx in s.keep)}".strip()
         score = float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep))
         out.append(cite_quote(number, p, best_sentence(claims, p, embed), score))
     return out

@@ -123,3 +123,19 @@ def test_words_about_the_sources_are_not_judged() -> None:
 def test_a_sentence_saying_the_sources_do_not_answer_is_kept() -> None:
     hedge = "Sin embargo, no se proporciona información específica sobre la cantidad de jueces en la UE."
     assert not ungrounded(hedge, "¿Cuántas juezas hay en la UE?", [SANCTIONS], "es")
+
+
+def test_the_evidence_supports_the_first_sentence_citing_the_passage() -> None:
+    hamas = (
+        "Hamas wants an Islamic state in all of Palestine. Its charter calls for armed struggle, and its "
+        "leaders have rejected the Oslo accords many times, saying the accords betrayed the refugees and "
+        "their right of return."
+    )
+    answer = (
+        "Hamas wants an Islamic state in Palestine [1]. Its leaders rejected the Oslo accords many times, "
+        "saying they betrayed the refugees and their right of return [1]."
+    )
+    _, cits, *_ = attribute(
+        answer, passages(hamas), embed, question="Where does Hamas want an Islamic state?"
+    )
+    assert cits[0].quote == "Hamas wants an Islamic state in all of Palestine."
