@@ -43,8 +43,6 @@ NOT_FOUND = {
     "es": "No he encontrado esto en tus documentos.",
 }
 ONLY_IN = {"en": "Answer only in English.", "es": "Responde solo en español."}
-# The model saying the sources do not answer. Read in the answer's first sentence only: a later
-# "the sources do not say more" after an answer is not a refusal.
 
 
 @dataclass(frozen=True)
@@ -250,6 +248,8 @@ class Assistant:
     ) -> Answer:
         t = time.perf_counter()
         first = sentences_of(strip_trailer(gen.text))[:1]
+        # Read in the first sentence only: a later "the sources do not say more" after an answer
+        # is not a refusal.
         refused = bool(first and REFUSAL.search(first[0]))
         citations: list[Citation] = []
         replaced: list[str] = []

@@ -27,7 +27,7 @@ from core.types import Chunk
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label, play_link
 from rag.facts import check, shared_numbers
-from rag.grounding import ungrounded
+from rag.grounding import source_words, ungrounded
 from rag.types import Answer, Citation, Passage
 
 MARKER = re.compile(r"\s*\[(?:(?:source|fuente)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\]", re.I)
@@ -330,9 +330,11 @@ def _without_ungrounded(
 ) -> tuple[list[_Sentence], np.ndarray, list[str]]:
     """Sentences whose words the passages do not hold (rag.grounding) are dropped; when none is
     left, the answer becomes the quote of the cited passage's sentence closest to the question."""
-    texts = [p.text for p in passages]
+    pool = source_words([p.text for p in passages], lang)
+    if pool is None:
+        return sents, support, []
     leads = tuple(QUOTE_LEAD.values())
-    flags = [not s.plain.startswith(leads) and ungrounded(s.plain, question, texts, lang) for s in sents]
+    flags = [not s.plain.startswith(leads) and ungrounded(s.plain, question, pool) for s in sents]
     if not any(flags):
         return sents, support, []
     dropped = [s.plain for s, flag in zip(sents, flags, strict=True) if flag]

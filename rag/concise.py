@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 from core.text import STOPWORDS, fold
+from rag.grounding import held
 
 _EXPLANATION = re.compile(
     r"\b(?:why|how(?!\s+(?:many|much|long|old|far|often|big|large|tall|high|fast|soon)\b)"
@@ -58,7 +59,5 @@ def _content(text: str) -> list[str]:
 def restates(sentence: str, question: str) -> bool:
     """Every content word of the sentence is one of the question's (or shares its first five
     letters: "excluya"/"excluye"): the sentence adds nothing the question did not say."""
-    asked = set(_content(question))
-    stems = {w[:5] for w in asked if len(w) >= 5}
     words = _content(sentence)
-    return bool(words) and all(w in asked or (len(w) >= 5 and w[:5] in stems) for w in words)
+    return bool(words) and len(held(words, set(_content(question)))) == len(words)

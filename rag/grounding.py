@@ -80,7 +80,8 @@ def _content(text: str) -> list[str]:
     ]
 
 
-def _held(words: Sequence[str], pool: set[str]) -> list[str]:
+def held(words: Sequence[str], pool: set[str]) -> list[str]:
+    """The words that `pool` holds, as written or sharing their first _STEM letters."""
     stems = {w[:_STEM] for w in pool if len(w) >= _STEM}
     return [w for w in words if w in pool or (len(w) >= _STEM and w[:_STEM] in stems)]
 
@@ -88,28 +89,34 @@ def _held(words: Sequence[str], pool: set[str]) -> list[str]:
 def new_words(sentence: str, question: str) -> list[str]:
     """The sentence's content words that the question did not already say."""
     asked = set(_content(question))
-    return [w for w in dict.fromkeys(_content(sentence)) if not _held([w], asked)]
+    return [w for w in dict.fromkeys(_content(sentence)) if not held([w], asked)]
 
 
-def unheld_words(sentence: str, question: str, sources: Sequence[str], lang: str) -> list[str] | None:
-    """The sentence's new words that no source holds; None when it cannot be judged: a source is in
-    another language than the answer's (an answer over an English passage uses other words by design)."""
+def source_words(sources: Sequence[str], lang: str) -> set[str] | None:
+    """The passages' content words, read once per answer; None when answers in `lang` cannot be
+    judged by them: a passage is in another language (an answer over an English passage uses
+    other words by design)."""
     if any(guess_language(s) not in (lang, None) for s in sources):
         return None
-    pool = set(_content(" ".join(sources)))
-    added = new_words(sentence, question)
-    held = set(_held(added, pool))
-    return [w for w in added if w not in held]
+    return set(_content(" ".join(sources)))
 
 
-def ungrounded(sentence: str, question: str, sources: Sequence[str], lang: str) -> bool:
+def unheld_words(sentence: str, question: str, pool: set[str]) -> list[str]:
+    """The sentence's new words that the passages' words (`pool`) do not hold."""
+    return _unheld(new_words(sentence, question), pool)
+
+
+def _unheld(added: list[str], pool: set[str]) -> list[str]:
+    found = set(held(added, pool))
+    return [w for w in added if w not in found]
+
+
+def ungrounded(sentence: str, question: str, pool: set[str]) -> bool:
     """Most of what the sentence adds to the question, and at least MIN_UNHELD words of it, is in
-    none of the sources. One word alone is left to rag.facts and rag.concise: it is the answer
+    none of the passages. One word alone is left to rag.facts and rag.concise: it is the answer
     itself or a word about it ("The answer is 152")."""
     if REFUSAL.search(sentence):  # about the sources, not the subject: a hedge the user should read
         return False
-    missing = unheld_words(sentence, question, sources, lang) or []
-    if len(missing) < MIN_UNHELD:
-        return False
-    added = len(new_words(sentence, question))
-    return (added - len(missing)) / added < MIN_SHARE
+    added = new_words(sentence, question)
+    missing = _unheld(added, pool)
+    return len(missing) >= MIN_UNHELD and (len(added) - len(missing)) / len(added) < MIN_SHARE

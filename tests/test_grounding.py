@@ -12,7 +12,7 @@ import pytest
 from core.embedder import make_embedder
 from core.types import Chunk
 from rag.citations import attribute
-from rag.grounding import new_words, ungrounded, unheld_words
+from rag.grounding import new_words, source_words, ungrounded, unheld_words
 from rag.types import Hit, Passage
 
 EMB = make_embedder("hash", "256")
@@ -34,6 +34,12 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     return EMB.embed(texts)
 
 
+def _pool(texts: list[str], lang: str) -> set[str]:
+    pool = source_words(texts, lang)
+    assert pool is not None
+    return pool
+
+
 def passages(*texts: str) -> list[Passage]:
     chunks = [
         Chunk(id=f"/d/{i}.pdf#0", text=t, source=f"/d/{i}.pdf", chunk_index=0, title="Apuntes", kind="pdf", content_hash=str(i))
@@ -51,8 +57,8 @@ def test_a_generic_sentence_is_not_held_by_the_passage() -> None:
         "Las trayectorias se suelen usar cuando se tienen dos funciones y se desea encontrar el "
         "límite de la suma o resta de estas funciones."
     )
-    assert ungrounded(generic, QUESTION, [LIMITS], "es")
-    assert {"suma", "resta", "desea"} <= set(unheld_words(generic, QUESTION, [LIMITS], "es") or [])
+    assert ungrounded(generic, QUESTION, _pool([LIMITS], "es"))
+    assert {"suma", "resta", "desea"} <= set(unheld_words(generic, QUESTION, _pool([LIMITS], "es")))
 
 
 @pytest.mark.parametrize(
@@ -65,14 +71,17 @@ def test_a_generic_sentence_is_not_held_by_the_passage() -> None:
     ],
 )
 def test_a_sentence_in_the_passages_words_is_held(sentence: str) -> None:
-    assert not ungrounded(sentence, QUESTION, [LIMITS], "es")
+    assert not ungrounded(sentence, QUESTION, _pool([LIMITS], "es"))
 
 
 def test_an_answer_over_sources_in_another_language_is_not_judged_by_words() -> None:
     english = "Hugging Face announced that they are going to be sharing ten million dollars of GPU compute."
     sentence = "Hugging Face va a compartir diez millones de dólares en cómputo de GPU."
-    assert unheld_words(sentence, "¿Cuánto cómputo comparte Hugging Face?", [english], "es") is None
-    assert not ungrounded(sentence, "¿Cuánto cómputo comparte Hugging Face?", [english], "es")
+    assert source_words([english], "es") is None
+    text, _, _, dropped = attribute(
+        f"{sentence[:-1]} [1].", passages(english), embed, question="¿Cuánto cómputo comparte Hugging Face?", lang="es"
+    )  # fmt: skip
+    assert text == f"{sentence[:-1]} [1]." and dropped == []
 
 
 def test_padding_after_the_answer_is_dropped() -> None:
@@ -116,13 +125,13 @@ def test_words_about_the_sources_are_not_judged() -> None:
     hamas = "Hamas wants an Islamic state in all of Palestine, by armed struggle if needed."
     question = "Where does HAMAS want to establish an Islamic state?"
     said = "According to source, HAMAS wants to establish an Islamic state in Palestine."
-    assert unheld_words(said, question, [hamas], "en") == []
-    assert not ungrounded(said, question, [hamas], "en")
+    assert unheld_words(said, question, _pool([hamas], "en")) == []
+    assert not ungrounded(said, question, _pool([hamas], "en"))
 
 
 def test_a_sentence_saying_the_sources_do_not_answer_is_kept() -> None:
     hedge = "Sin embargo, no se proporciona información específica sobre la cantidad de jueces en la UE."
-    assert not ungrounded(hedge, "¿Cuántas juezas hay en la UE?", [SANCTIONS], "es")
+    assert not ungrounded(hedge, "¿Cuántas juezas hay en la UE?", _pool([SANCTIONS], "es"))
 
 
 def test_the_evidence_supports_the_first_sentence_citing_the_passage() -> None:
