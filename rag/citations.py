@@ -41,6 +41,10 @@ _VALUE_CONTEXT = re.compile(
 # a single Latin letter ("a. C.", "U.S.", "e.g."; a Greek one is a variable: "… < δ. Será") or a
 # doubled capital of a Spanish plural ("EE. UU.").
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
+# A line break inside a sentence: PDF text keeps the page's lines ("pues representan\nvectores"),
+# and a quote cut at them is a fragment. Headings and list items start their line with a capital,
+# a digit or a bullet, so they stay apart. Replaced one for one, so offsets still match the chunk.
+_WRAP = re.compile(r"(?<=[a-záéíóúñü,;])\n(?=[a-záéíóúñü])|(?<=,)\n(?=[^\s])")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Dr|Mr|Mrs|Ms|Sr|Sra|Srta|Dra|Prof|vs|ej|St|Jr)|(?<!\w)[A-Za-zÁÉÍÓÚáéíóúÑñ]|\b([A-Z])\1)\.$"
 )
@@ -193,6 +197,11 @@ def sentences_of(text: str) -> list[str]:
         start = m.end()
     pieces.append(text[start:])
     return [s.strip() for s in pieces if s.strip()]
+
+
+def unwrapped(text: str) -> str:
+    """`text` with the line breaks inside its sentences made spaces, one character for one."""
+    return _WRAP.sub(" ", text)
 
 
 def split_markers(sentence: str, n_passages: int, literal: str = "") -> tuple[str, list[int]]:
@@ -374,7 +383,7 @@ def best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
     """The passage sentence that best supports `claim`: among those that state the most of the
     claim's numbers, the most similar. Similarity alone picks a wrong sentence across languages
     (an English claim, a Spanish passage), and the evidence must hold the number it vouches for."""
-    candidates = sentences_of(passage.text) or [passage.text]
+    candidates = sentences_of(unwrapped(passage.text)) or [passage.text]
     scores = support_matrix([claim], candidates, embed)[0]
     shared = [shared_numbers(claim, c) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
@@ -407,7 +416,7 @@ def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
     """The chunk of a passage that holds the quote, narrowed to the cue or page it sits in (all
     the passage's chunks when no single one holds it)."""
     for c in chunks:
-        at = c.text.find(quote[:80])
+        at = unwrapped(c.text).find(quote[:80])
         if at >= 0:
             return [c.narrowed_to(at, at + len(quote))]
     return list(chunks)

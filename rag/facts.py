@@ -100,8 +100,15 @@ def check(sentence: str, *sources: str, names_from: str = "") -> Check:
     values = _all_values(allowed)
     folded = _joined(f"{allowed}\n{names_from}")
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
-    missing += [name for name in sorted(names(sentence)) if _joined(_POSSESSIVE.sub("", name)) not in folded]
+    missing += [name for name in sorted(names(sentence)) if not _named_in(name, folded)]
     return Check(missing)
+
+
+def _named_in(name: str, folded: str) -> bool:
+    """Whether `folded` names `name`, its possessive or plural ("Jacobians", "GPUs") counting as
+    the name itself: the model pluralises a term its passage states once."""
+    bare = _joined(_POSSESSIVE.sub("", name))
+    return bare in folded or (len(bare) > 3 and bare.endswith("s") and bare[:-1] in folded)
 
 
 def _joined(text: str) -> str:

@@ -655,6 +655,30 @@ def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> No
     assert (cits[0].page_start, cits[0].page_end) == (2, 2) and cits[0].label == "n.pdf p. 2"
 
 
+def test_a_sentence_broken_over_pdf_lines_is_quoted_whole() -> None:
+    """pypdf keeps the page's line breaks: the evidence is the sentence, not the line it ends on."""
+    text = (
+        "Valores propios\nUna matriz cuadrada A tiene valores propios que son las raíces del polinomio\n"
+        "característico, y los vectores propios asociados\nforman los subespacios propios.\n"
+        "Ejemplo 2\nLa matriz C no es diagonalizable."
+    )
+    page = replace(
+        chunk(0, text, source="/d/apuntes.pdf"),
+        page_start=4,
+        page_end=5,
+        spans=f"[[0, null, null, 4], [{text.index('Ejemplo')}, null, null, 5]]",
+    )
+    _, cits, *_ = attribute(
+        "Los valores propios son las raíces del polinomio característico [1].",
+        [Passage(1, Hit(page), [page], page.text)],
+        embed,
+    )
+    assert cits[0].quote.startswith("Una matriz cuadrada") and cits[0].quote.endswith(
+        "subespacios propios."
+    ), cits[0].quote
+    assert cits[0].label == "apuntes.pdf p. 4"
+
+
 def test_a_quote_over_two_cues_cites_both(tmp_path: Path) -> None:
     """Machine transcripts cut sentences mid-way: the cited time must hold the whole quote."""
     spoken = replace(
