@@ -107,6 +107,11 @@ def sized_windows(
         while back - 1 > i and carried + sized[back - 1][1] <= config.overlap:
             back -= 1
             carried += sized[back][1]
+        # The overlap leaves room for the next unit: a window of carried units alone repeats its
+        # predecessor's tail, a duplicate that takes a retrieval slot and holds nothing new.
+        while back < j and carried + sized[j][1] > config.size:
+            carried -= sized[back][1]
+            back += 1
         i = back
     return out
 

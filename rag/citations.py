@@ -66,7 +66,9 @@ _FILLER = re.compile(
     r"((aquí tienes|here is|here's)\b[^.!?:]{0,60}:\s*)?"
     r"|^(aquí tienes|here is|here's)\b[^.!?:]{0,60}:\s*"
     r"|(^|(?<=[.!?])\s+)(esta respuesta|this answer|la respuesta anterior|the answer above)\b[^.!?]*"
-    r"(basad[ao]|based|se basa)[^.!?]*[.!?]?",
+    r"(basad[ao]|based|se basa)[^.!?]*[.!?]?"
+    # The prompt's "citing sources like [1]" copied as a placeholder.
+    r"|\s*\[n\]",
     re.I,
 )
 
@@ -133,9 +135,13 @@ _SOURCE_WORD = r"(?:sources?|fuentes?|texto|text|párrafo|paragraph|documentos?|
 # colon follows (content), and a clause that starts the sentence ("Según la fuente [1], …").
 _POINTER = re.compile(
     r"(?:^|(?<=[.!?])\s+)(?:esto|esta información|estos|estas|this|this information|these)\s+"
-    r"(?:se menciona|se encuentra|se puede ver|se indica|son mencionad[oa]s|is stated|is mentioned|"
-    r"can be seen|is found|are mentioned)\s+(?:en|in)\b[^.!?«»\"“”:]*?\b" + _SOURCE_WORD + r"\b"
-    r"[^.!?«»\"“”:]*(?:[.!?]|$)"
+    r"(?:se menciona|se encuentra|se puede ver|se puede encontrar|se indica|son mencionad[oa]s|"
+    r"is stated|is mentioned|can be seen|can be found|is found|are mentioned)\s+(?:en|in)\b"
+    # The source named by a word or by its marker, with the time or page of its label ("in [1]
+    # at 11:37–15:58"): the colon of a time is not the colon that introduces content.
+    r"[^.!?«»\"“”:]*?(?:\b"
+    + _SOURCE_WORD
+    + r"\b|\[\d+\])(?:[^.!?«»\"“”:]|(?<=\d)[:.](?=\d)|(?<=\bp)\.|(?<=\bpp)\.)*(?:[.!?]|$)"
     # A trailing "según la información proporcionada en el primer source", "citing sources like".
     r"|(?<=\w),?\s+(?:según|de acuerdo con|according to|as stated in|citing)\s+"
     r"(?:la información proporcionada en |los datos proporcionados en |the information (?:provided|given) in )?"
@@ -276,9 +282,14 @@ def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], quest
 
 
 def _names_of(passages: Sequence[Passage]) -> str:
-    """Titles and speakers: they vouch for the names an answer states (not for its numbers)."""
+    """Titles, speakers and the parts of each passage's label (its times or pages): they vouch for
+    the names an answer states, and a sentence that names them refers to the source; they are not
+    evidence for its numbers."""
     return "\n".join(
-        f"{p.first.title}\n{', '.join(s for c in p.chunks for s in c.speakers)}" for p in passages
+        "\n".join(
+            [p.first.title, ", ".join(s for c in p.chunks for s in c.speakers), *label(p.chunks).split(" — ")]
+        )
+        for p in passages
     )
 
 

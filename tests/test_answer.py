@@ -603,6 +603,12 @@ def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
     assert strip_trailer(
         "Iran enjoyed a resurgence in 2006, citing sources like [1]. This is stated in source under the section on Iran."
     ) == ("Iran enjoyed a resurgence in 2006 [1].")
+    assert (
+        strip_trailer("Bobby B created it [1]. This is stated in [1] at 11:37–15:58.")
+        == "Bobby B created it [1]."
+    )
+    assert strip_trailer("Fue en 1985 [2]. Esto se puede encontrar en [2], p. 4.") == "Fue en 1985 [2]."
+    assert strip_trailer("Lo dice en el vídeo [n] [1].") == "Lo dice en el vídeo [1]."
     assert strip_trailer("Se asentaron en Alemania [2]. Cite sources [1] for more information.") == (
         "Se asentaron en Alemania [2]."
     )
@@ -757,6 +763,14 @@ def test_numbers_in_titles_and_times_are_not_evidence() -> None:
     assert replaced == ["doce"]  # 12 is in the title and the time label, not in what was said
     _, _, replaced, _ = attribute("Según Fernández hacen falta 8 fotones [1].", [passage], embed, lang="es")
     assert replaced == []  # names may come from the speakers
+    _, _, replaced, _ = attribute("En Biología 12 hacen falta 8 fotones [1].", [passage], embed, lang="es")
+    assert replaced == []  # naming the talk is a reference, not a claim
+    _, _, replaced, _ = attribute("En Biología 12 hacen falta 12 fotones [1].", [passage], embed, lang="es")
+    assert replaced == ["12"]
+    _, _, replaced, _ = attribute(
+        "A las 12:00–12:15 dice que hacen falta 8 fotones [1].", [passage], embed, lang="es"
+    )
+    assert replaced == []  # the time of its label, as the prompt showed it
 
 
 def test_abstention_thresholds_follow_the_chunk_size() -> None:

@@ -38,6 +38,17 @@ def test_overlap_repeats_trailing_units() -> None:
     assert all(a[-1] != b[0] for a, b in itertools.pairwise(no_overlap))
 
 
+def test_every_window_adds_a_unit_its_predecessor_lacks() -> None:
+    """A long unit after the overlap: the carried units alone would be a window repeating the
+    previous one's tail."""
+    units = [para(0, 20), para(1, 8), para(2, 28), para(3, 10)]
+    out = windows(units, words, ChunkConfig(size=30, overlap=10))
+    for a, b in itertools.pairwise(out):
+        assert not set(map(id, b)) <= set(map(id, a)), [[u.text[:6] for u in w] for w in out]
+    assert all(sum(len(u.text.split()) for u in w) <= 30 for w in out)
+    assert {u.text for w in out for u in w} == {u.text for u in units}
+
+
 def test_oversized_unit_is_split_on_sentences_then_words() -> None:
     long = Unit(". ".join(f"Sentence {i} has five words" for i in range(40)) + ".", 0, 2000, page=3)
     out = windows([long], words, ChunkConfig(size=32, overlap=0))
