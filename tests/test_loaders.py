@@ -197,6 +197,13 @@ def test_binary_and_non_utf8(tmp_path: Path) -> None:
     assert "Windows-1252" in doc.warnings[0]
 
 
+def test_tex_ligatures_and_not_equal_read_as_typed() -> None:
+    from ingest.loaders.pdf import _glyphs
+
+    assert _glyphs("la superﬁcie, el ﬂujo, si ∇f(x) \u2044= 0") == "la superficie, el flujo, si ∇f(x) ≠ 0"
+    assert _glyphs("1/2 = 0.5") == "1/2 = 0.5"
+
+
 @pytest.mark.slow  # parses a 117-page PDF among others: seconds, so the full suite only
 def test_tex_accents_in_a_pdf_join_their_letters() -> None:
     """TeX-made PDFs draw accents as separate glyphs; pypdf gives "inducci´on", "dif´ıcil"."""
@@ -211,6 +218,10 @@ def test_tex_accents_in_a_pdf_join_their_letters() -> None:
     folder = shared("pdfs_es_upv_ehu")
     text = " ".join(u.text for u in load(folder / "algebra2_ApuntesJordan.pdf").units)
     assert "inducción" in text and "difícil" in text and "´" not in text
+    text = " ".join(
+        u.text for u in load(folder / "calculo2_tema3_calculo-diferencial-varias-variables.pdf").units
+    )
+    assert "superficie" in text and "ﬁ" not in text and "\u2044=" not in text and "≠" in text
 
 
 def test_pdf_edge_cases() -> None:

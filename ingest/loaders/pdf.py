@@ -25,7 +25,7 @@ def load_pdf(path: Path, options: LoadOptions) -> Document:
         if not unlocked and not (options.password and reader.decrypt(options.password)):
             hint = "wrong --password" if options.password else "use --password"
             raise InputError(f"password-protected PDF ({hint})")
-        pages = [_accents(page.extract_text() or "") for page in reader.pages]
+        pages = [_glyphs(_accents(page.extract_text() or "")) for page in reader.pages]
         info = reader.metadata
     except InputError:
         raise
@@ -71,6 +71,16 @@ def _accents(text: str) -> str:
         return unicodedata.normalize("NFC", ("i" if letter == "ı" else letter) + _COMBINING[accent])
 
     return _SPACING_ACCENT.sub(join, text)
+
+
+# Ligatures ("superﬁcie") split an embedder's tokens where the reader typed "fi"; TeX's \neq comes
+# out as a fraction slash before "=".
+_GLYPHS = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "ft", "ﬆ": "st"})
+
+
+def _glyphs(text: str) -> str:
+    """Ligatures as their letters, "⁄=" as "≠"."""
+    return text.translate(_GLYPHS).replace("\u2044=", "≠")
 
 
 def _ranges(numbers: list[int]) -> str:
