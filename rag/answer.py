@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from rag.context import build_passages, render_sources
 from rag.followup import Cited, FollowUp, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.grounding import REFUSAL
+from rag.loops import trim_loop
 from rag.memory import Memory, Turn
 from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
@@ -224,6 +225,7 @@ class Assistant:
         gen = self.generator.generate(
             messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
         )
+        gen = replace(gen, text=trim_loop(gen.text))
         if not gen.interrupted and wrong_language(gen.text, lang):
             # Once more, told again in the question's language; the streamed draft is replaced.
             retry = [
@@ -231,6 +233,7 @@ class Assistant:
                 {**messages[-1], "content": messages[-1]["content"] + "\n\n" + ONLY_IN[lang]},
             ]
             gen = self.generator.generate(retry, max_new_tokens=self.options.max_new_tokens, stop=stop)
+            gen = replace(gen, text=trim_loop(gen.text))
             timings["language_retry"] = 1.0
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s

@@ -281,6 +281,43 @@ def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], quest
     return False
 
 
+# "According to [1], X." → "X [1].": the marker is kept, at the end where markers go; left in
+# place, the clause read "According to, X" once the marker moved.
+_MARKER_CLAUSE = re.compile(
+    r"(^|(?<=[.!?])\s+)(?:according to|as (?:stated|said) in|según|de acuerdo con)\s+"
+    r"(?:(?:the|el|la)\s+)?(?:(?:source|fuente)s?\s+)?((?:\[\d+\]\s*)+),\s*([^.!?]*)([.!?]|$)",
+    re.IGNORECASE,
+)
+
+
+def _without_label_clauses(answer: str, passages: Sequence[Passage]) -> str:
+    """Without an opening "According to practical ai 273 — Ramin Mohammadi — 0:00–7:02, " or
+    "According to [1], ": the model copies the prompt's label of a source, which its citation
+    shows already."""
+    answer = _MARKER_CLAUSE.sub(
+        lambda m: (
+            f"{m.group(1)}{m.group(3)[:1].upper()}{m.group(3)[1:].rstrip()} {m.group(2).strip()}{m.group(4) or '.'}"
+        ),
+        answer,
+    )
+    names = {n for p in passages for n in (label(p.chunks), p.first.title) if n and len(n) > 3}
+    if not names:
+        return answer
+    # A label copied from an earlier turn names other speakers: any parts, then its time range.
+    timed = r"(?:\s+—\s+[^—]+?)*\s+—\s+\d[\d:]*[–-]\d[\d:]*"
+    alternatives = "|".join(rf"{re.escape(n)}(?:{timed})?" for n in sorted(names, key=len, reverse=True))
+    clause = re.compile(
+        rf"(^|(?<=[.!?])\s+)(?:according to|as (?:stated|said) in|según|de acuerdo con)\s+"
+        rf"(?:(?:the|el|la)\s+)?(?:(?:source|fuente|episode|episodio|talk|charla)\s+)?(?:{alternatives})\s*,\s*",
+        re.IGNORECASE,
+    )
+    out, at = [], 0
+    for m in clause.finditer(answer):
+        out += [answer[at : m.start()], m.group(1), answer[m.end() : m.end() + 1].upper()]
+        at = m.end() + 1
+    return ("".join(out) + answer[at:]).strip()
+
+
 def _names_of(passages: Sequence[Passage]) -> str:
     """Titles, speakers and the parts of each passage's label (its times or pages): they vouch for
     the names an answer states, and a sentence that names them refers to the source; they are not
@@ -309,7 +346,7 @@ def attribute(
     `concise`: a factual question's answer loses the sentences that cite other passages than its
     first cited sentence (rag.concise)."""
     config = config or AttributionConfig()
-    answer = strip_trailer(inline_lists(answer))
+    answer = _without_label_clauses(strip_trailer(inline_lists(answer)), passages)
     if not passages or not answer.strip():
         return Attributed(answer.strip(), [], [], [])
     literal = " ".join([question, *(p.text for p in passages)])

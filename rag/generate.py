@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from core.files import replacing
 from core.registry import Registry
 from rag.errors import ModelError
+from rag.loops import looping
 
 Message = dict[str, str]
 OnToken = Callable[[str], None]
@@ -173,7 +174,7 @@ class TransformersGenerator:
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return stop_event.is_set()
+                return stop_event.is_set() or looping(input_ids[0, n_in:].tolist())
 
         output: dict[str, Any] = {}
 

@@ -549,6 +549,15 @@ def test_sentences_addressed_to_the_assistant_never_reach_the_generator(tmp_path
     assert "PWNED" in answer.citations[0].text  # the user still sees the passage as written
 
 
+def test_a_looping_answer_reaches_the_user_without_the_loop(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    gen.enqueue("Residual connections help gradients flow [1] and and and " + "and so on " * 30)
+    answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask(
+        "How do residual connections help?"
+    )
+    assert "and so on and so on" not in answer.text and answer.text.startswith("Residual connections")
+
+
 def test_an_answer_in_the_wrong_language_is_asked_again(indexed: Env) -> None:
     gen = ScriptedGenerator()
     a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
@@ -753,6 +762,36 @@ def test_refusals_are_read_in_the_first_sentence(indexed: Env, reply: str, refus
     answer = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0)).ask(question)
     assert answer.refused is refused and answer.declined is refused
     assert (answer.citations == []) is refused and ("[" in answer.text) is not refused
+
+
+def test_an_opening_clause_naming_the_source_by_its_label_is_cut() -> None:
+    cue = replace(
+        chunk(0, "Past 500 lost records you need to go public about it.", start_s=0.0, end_s=422.0),
+        title="practical ai 273",
+        speakers=("Ramin Mohammadi",),
+    )
+    passage = Passage(1, Hit(cue), [cue], cue.text)
+    text, *_ = attribute(
+        "According to practical ai 273 — Ramin Mohammadi — 0:00–7:02, past 500 lost records you go public [1].",
+        [passage],
+        embed,
+    )
+    assert text == "Past 500 lost records you go public [1]."
+    earlier = "According to practical ai 273 — Ana Ruiz, Ramin Mohammadi — 0:00–7:02, past 500 records you go public [1]."
+    assert (
+        attribute(earlier, [passage], embed)[0] == "Past 500 records you go public [1]."
+    )  # an earlier turn's label
+    text, *_ = attribute(
+        "Según practical ai 273, pasados 500 registros hay que hacerlo público [1].",
+        [passage],
+        embed,
+        lang="es",
+    )
+    assert text == "Pasados 500 registros hay que hacerlo público [1]."
+    text, *_ = attribute("According to [1], past 500 lost records you go public.", [passage], embed)
+    assert text == "Past 500 lost records you go public [1]."
+    kept = "According to the episode, past 500 lost records you go public [1]."
+    assert attribute(kept, [passage], embed)[0] == kept
 
 
 def test_numbers_in_titles_and_times_are_not_evidence() -> None:
