@@ -114,6 +114,22 @@ def test_changelog_transcript_speakers_and_times() -> None:
     assert times == sorted(times)
 
 
+def test_markdown_escapes_read_as_their_characters(tmp_path: Path) -> None:
+    talk = tmp_path / "talk.md"
+    talk.write_text(
+        "**Ana:** \\[00:01:00\\] It works \\[unintelligible 00:04:29.17\\] most of the time.\n\n"
+        "**Luis:** \\[00:02:00\\] Only 1 in 7 \\*really\\* works.\n",
+        encoding="utf-8",
+    )
+    assert [u.text for u in load(talk).units] == [
+        "Ana: It works [unintelligible 00:04:29.17] most of the time.",
+        "Luis: Only 1 in 7 *really* works.",
+    ]
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Tema\n\nEl conjunto \\{x\\} y 2 \\* 3 \\[sic\\].\n", encoding="utf-8")
+    assert load(notes).units[1].text == "El conjunto \\{x\\} y 2 * 3 [sic]."  # LaTeX braces stay
+
+
 def test_markdown_front_matter_and_sections() -> None:
     doc = load(CORPUS / "notes" / "exam-logistics.md")
     assert doc.meta["title"] == "Exam logistics and course rules"

@@ -80,3 +80,12 @@ _PARA = re.compile(r"\S(?:.*?)(?=\n[ \t]*\n|\Z)", re.S)
 def paragraphs(text: str, base: int = 0) -> list[tuple[str, int, int]]:
     """Blank-line separated paragraphs with their character offsets (offset by base)."""
     return [(m.group(0).strip(), base + m.start(), base + m.end()) for m in _PARA.finditer(text)]
+
+
+# Markdown's backslash escapes ("\[laughs\]", "\*"): the reader of a quote and the model should
+# see the character, not the escape. Not "\\", "\{", "\(": in notes with LaTeX they are math.
+_MD_ESCAPE = re.compile(r"\\([`*_\[\]#+\-.!|<>~])")
+
+
+def unescape_markdown(text: str) -> str:
+    return _MD_ESCAPE.sub(r"\1", text)

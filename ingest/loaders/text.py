@@ -8,7 +8,14 @@ from pathlib import Path
 
 from core.types import Document, MetaValue, Unit
 from ingest.loaders import transcript
-from ingest.loaders.base import LoadOptions, paragraphs, read_text, register, split_front_matter
+from ingest.loaders.base import (
+    LoadOptions,
+    paragraphs,
+    read_text,
+    register,
+    split_front_matter,
+    unescape_markdown,
+)
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
@@ -25,6 +32,7 @@ def load_text(path: Path, options: LoadOptions) -> Document:
         units = transcript.parse(body, base)
         return Document(str(path), "transcript", units, meta, warnings)
     units = []
+    markdown = path.suffix.lower() != ".txt"
     section: str | None = None
     for para, start, end in paragraphs(body, base):
         heading = _HEADING.match(para) if "\n" not in para else None
@@ -32,5 +40,5 @@ def load_text(path: Path, options: LoadOptions) -> Document:
             section = heading.group(2).strip()
             if "title" not in meta and len(heading.group(1)) == 1:
                 meta["title"] = section
-        units.append(Unit(para, start, end, section=section))
+        units.append(Unit(unescape_markdown(para) if markdown else para, start, end, section=section))
     return Document(str(path), "markdown" if path.suffix.lower() != ".txt" else "text", units, meta, warnings)

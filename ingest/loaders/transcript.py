@@ -7,7 +7,7 @@ import re
 
 from core.text import clock_seconds
 from core.types import Unit
-from ingest.loaders.base import paragraphs
+from ingest.loaders.base import paragraphs, unescape_markdown
 
 TIMESTAMP = re.compile(r"\\?\[(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?\\?\]")
 _BOLD_TURN = re.compile(r"^\*\*([^*\n]{1,60}?):?\*\*:?\s*")
@@ -75,7 +75,7 @@ def parse(text: str, base: int = 0) -> list[Unit]:
             lead = TIMESTAMP.match(body)
             if lead:
                 now = to_seconds(lead)
-        clean = re.sub(r"\s+", " ", TIMESTAMP.sub("", body)).strip()
+        clean = unescape_markdown(re.sub(r"\s+", " ", TIMESTAMP.sub("", body)).strip())
         if clean:
             # The speaker's name stays in the text so retrieval and the model can see who speaks.
             shown = f"{speaker}: {clean}" if turn and speaker else clean
