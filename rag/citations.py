@@ -210,12 +210,21 @@ def unwrapped(text: str) -> str:
     return _WRAP.sub(" ", text)
 
 
+# A marker used as a noun ("mentioned in the text from [1], where …", "está en [2]."): without
+# its preposition, so the sentence still reads once the marker moves to its end.
+_NOUN_MARKER = re.compile(r"\s+(?:from|in|en|de|desde)\s+(\[\d+\])(?=\s*[,.;:]|\s*$)", re.I)
+
+
 def split_markers(sentence: str, n_passages: int, literal: str = "") -> tuple[str, list[int]]:
     """(the sentence without its citation markers, the passage indices they name). A bracket is a
     citation only if it names passages that exist, is not written in the sources or the question
     themselves (`literal`), and does not follow a word that introduces a value."""
     cited: list[int] = []
     squeezed = re.sub(r"\s+", "", literal)
+    sentence = _NOUN_MARKER.sub(
+        lambda m: m.group(0) if _VALUE_CONTEXT.search(sentence[: m.start()].rstrip()) else f" {m.group(1)}",
+        sentence,
+    )
 
     def replace(m: re.Match[str]) -> str:
         numbers = [int(x) for x in re.split(r"[,;]\s*", m.group(1).replace(" ", ""))]

@@ -790,6 +790,12 @@ def test_an_opening_clause_naming_the_source_by_its_label_is_cut() -> None:
     assert text == "Pasados 500 registros hay que hacerlo público [1]."
     text, *_ = attribute("According to [1], past 500 lost records you go public.", [passage], embed)
     assert text == "Past 500 lost records you go public [1]."
+    text, *_ = attribute(
+        "Past 500 lost records you go public, as said in the episode from [1], where it says so.",
+        [passage],
+        embed,
+    )
+    assert text == "Past 500 lost records you go public, as said in the episode, where it says so [1]."
     kept = "According to the episode, past 500 lost records you go public [1]."
     assert attribute(kept, [passage], embed)[0] == kept
 
