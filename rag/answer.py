@@ -222,22 +222,27 @@ class Assistant:
             short_facts=self.options.short_facts,
         )
         t = time.perf_counter()
-        gen = self.generator.generate(
-            messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
-        )
-        gen = replace(gen, text=trim_loop(gen.text))
+        gen = self._generated(messages, on_token, stop)
         if not gen.interrupted and wrong_language(gen.text, lang):
             # Once more, told again in the question's language; the streamed draft is replaced.
             retry = [
                 *messages[:-1],
                 {**messages[-1], "content": messages[-1]["content"] + "\n\n" + ONLY_IN[lang]},
             ]
-            gen = self.generator.generate(retry, max_new_tokens=self.options.max_new_tokens, stop=stop)
-            gen = replace(gen, text=trim_loop(gen.text))
+            gen = self._generated(retry, None, stop)
             timings["language_retry"] = 1.0
         timings["generate"] = time.perf_counter() - t
         timings["first_token"] = gen.first_token_s
         return gen
+
+    def _generated(
+        self, messages: list[Message], on_token: OnToken | None, stop: threading.Event | None
+    ) -> Generation:
+        """One generation, a repetition loop at its end cut (rag.loops)."""
+        gen = self.generator.generate(
+            messages, max_new_tokens=self.options.max_new_tokens, on_token=on_token, stop=stop
+        )
+        return replace(gen, text=trim_loop(gen.text))
 
     def _cite(
         self,

@@ -292,9 +292,11 @@ def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], quest
 
 # "According to [1], X." → "X [1].": the marker is kept, at the end where markers go; left in
 # place, the clause read "According to, X" once the marker moved.
+_ACCORDING_TO = (
+    r"(^|(?<=[.!?])\s+)(?:according to|as (?:stated|said) in|según|de acuerdo con)\s+(?:(?:the|el|la)\s+)?"
+)
 _MARKER_CLAUSE = re.compile(
-    r"(^|(?<=[.!?])\s+)(?:according to|as (?:stated|said) in|según|de acuerdo con)\s+"
-    r"(?:(?:the|el|la)\s+)?(?:(?:source|fuente)s?\s+)?((?:\[\d+\]\s*)+),\s*([^.!?]*)([.!?]|$)",
+    _ACCORDING_TO + r"(?:(?:source|fuente)s?\s+)?((?:\[\d+\]\s*)+),\s*([^.!?]*)([.!?]|$)",
     re.IGNORECASE,
 )
 
@@ -316,8 +318,7 @@ def _without_label_clauses(answer: str, passages: Sequence[Passage]) -> str:
     timed = r"(?:\s+—\s+[^—]+?)*\s+—\s+\d[\d:]*[–-]\d[\d:]*"
     alternatives = "|".join(rf"{re.escape(n)}(?:{timed})?" for n in sorted(names, key=len, reverse=True))
     clause = re.compile(
-        rf"(^|(?<=[.!?])\s+)(?:according to|as (?:stated|said) in|según|de acuerdo con)\s+"
-        rf"(?:(?:the|el|la)\s+)?(?:(?:source|fuente|episode|episodio|talk|charla)\s+)?(?:{alternatives})\s*,\s*",
+        _ACCORDING_TO + rf"(?:(?:source|fuente|episode|episodio|talk|charla)\s+)?(?:{alternatives})\s*,\s*",
         re.IGNORECASE,
     )
     out, at = [], 0

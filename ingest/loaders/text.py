@@ -41,4 +41,4 @@ def load_text(path: Path, options: LoadOptions) -> Document:
             if "title" not in meta and len(heading.group(1)) == 1:
                 meta["title"] = section
         units.append(Unit(unescape_markdown(para) if markdown else para, start, end, section=section))
-    return Document(str(path), "markdown" if path.suffix.lower() != ".txt" else "text", units, meta, warnings)
+    return Document(str(path), "markdown" if markdown else "text", units, meta, warnings)
