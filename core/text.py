@@ -230,6 +230,15 @@ _ES_HINTS = re.compile(
 )
 
 
+# Text the answer quotes ("…", “…”, «…»): a Spanish answer may quote its English source word for word.
+_QUOTED = re.compile(r'"[^"\n]*"|“[^”]*”|«[^»]*»')
+
+
+def answer_language(text: str) -> str | None:
+    """The language of an answer's own words, not of what it quotes, when they decide it."""
+    return guess_language(_QUOTED.sub(" ", text)) or guess_language(text)
+
+
 def question_language(question: str) -> str:
     """The language to answer in: the function-word guess, else Spanish hints, else English."""
     guess = guess_language(question)

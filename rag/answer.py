@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.text import Fusion, guess_language, question_language
+from core.text import Fusion, answer_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
-from rag.chat_answers import pinned_passages, said_by, told
+from rag.chat_answers import located, pinned_passages, said_by, told
 from rag.citations import (
     MARKER,
     Embed,
@@ -178,7 +178,10 @@ class Assistant:
         or an answer generated from them alone, without the earlier turns to repeat."""
         count = self.generator.count_tokens
         passages = pinned_passages(hits, count, self.options.context_tokens)
-        said = said_by(question, follow, lang, passages, hits) or told(question, follow, lang, passages, hits)
+        said = next(
+            (a for read in (said_by, told, located) if (a := read(question, follow, lang, passages, hits))),
+            None,
+        )
         if said is not None:
             if on_token is not None:
                 on_token(said.text)
@@ -293,8 +296,9 @@ class Assistant:
 
 
 def wrong_language(text: str, lang: str) -> bool:
-    """The answer is confidently in another language than the question's."""
-    seen = guess_language(text)
+    """The answer's own words (not what it quotes) are confidently in another language than the
+    question's."""
+    seen = answer_language(text)
     return lang in ONLY_IN and seen is not None and seen != lang
 
 

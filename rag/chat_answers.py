@@ -1,5 +1,6 @@
 """Answers to chat follow-ups that the conversation's structure already holds (rag/followup.py),
-with no model call: "who said that?" is read from the quoted sentence's turn; "what did the host say
+with no model call: "who said that?" is read from the quoted sentence's turn; "which page is that
+on?" from the label of the passage that holds it; "what did the host say
 after that?" quotes the opening of the host's next turn (rag/talk.py found it), "and before that?"
 the end of the turn before. Where neither can be read (no speaker is known, "the second source"),
 the model answers from the passage pointed at and nothing else: not the previous answer, which a
@@ -14,6 +15,7 @@ from rag.followup import FollowUp
 from rag.types import Answer, Hit, Passage
 
 SAID_BY = {"en": "It was {speaker} [1]: «{quote}»", "es": "Lo dijo {speaker} [1]: «{quote}»"}
+FOUND_AT = {"en": "It is in {where} [1]: «{quote}»", "es": "Está en {where} [1]: «{quote}»"}
 TOLD = {
     "after": {"en": "Right after that, {speaker} said [1]: «{quote}»", "es": "Justo después, {speaker} dijo [1]: «{quote}»"},
     "before": {"en": "Right before that, {speaker} said [1]: «{quote}»", "es": "Justo antes, {speaker} dijo [1]: «{quote}»"},
@@ -48,6 +50,19 @@ def said_by(
     shown = quote.removeprefix(f"{follow.speaker}:").strip()  # a sentence that opens the turn
     text = SAID_BY.get(lang, SAID_BY["en"]).format(speaker=follow.speaker, quote=_short(shown))
     citation = cite_quote(1, passages[0], quote, 1.0)
+    return Answer(question, follow.query, text, citations=[citation], passages=passages[:1], hits=hits)
+
+
+def located(
+    question: str, follow: FollowUp, lang: str, passages: list[Passage], hits: list[Hit]
+) -> Answer | None:
+    """ "Which page is that on?" answered from the label of the piece that holds the previous
+    answer's evidence (its page or time); None when that quote is no longer in the passage."""
+    quote = follow.quote.strip()
+    if follow.kind != "where" or not quote or not passages or quote[:80] not in passages[0].text:
+        return None
+    citation = cite_quote(1, passages[0], quote, 1.0)
+    text = FOUND_AT.get(lang, FOUND_AT["en"]).format(where=citation.label, quote=_short(quote))
     return Answer(question, follow.query, text, citations=[citation], passages=passages[:1], hits=hits)
 
 

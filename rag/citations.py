@@ -365,15 +365,23 @@ def attribute(
     ]
     sents = _fold_bare_markers(sents)
     support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed)
-    for sent, row in zip(sents, support, strict=True):
+    rows, quoted = [], False
+    for r, (sent, row) in enumerate(zip(sents, support, strict=True)):
         sent.keep = _correct(sent, row, len(passages), config)
         if not _verify(sent, row, passages, question):
             sent.replaced = check(
                 sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages)
             ).unsupported
+            if quoted:
+                # One quote stands in for a wrong answer; a second one (the passage sentence
+                # closest to another wrong sentence) only adds noise to read.
+                continue
             best = int(np.argmax(row))
             quote = best_sentence(sent.plain, passages[best], embed)
-            sent.plain, sent.keep = _quoting(quote, lang), [best]
+            sent.plain, sent.keep, quoted = _quoting(quote, lang), [best], True
+        rows.append(r)
+    replaced = [fact for s in sents for fact in s.replaced]
+    sents, support = [sents[r] for r in rows], support[rows]
     sents, support, dropped = _without_ungrounded(sents, support, passages, question, lang, embed)
     if concise and not asks_for_more_than_a_fact(question):
         kept = kept_sentences([s.keep for s in sents])
@@ -381,7 +389,6 @@ def attribute(
         sents, support = [sents[r] for r in rows], support[rows]
     if question and sents and all(restates(s.plain, question) for s in sents):
         sents, support = [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1]
-    replaced = [fact for s in sents for fact in s.replaced]
     return Attributed(
         _render(sents), _citations(sents, passages, support, embed, question), replaced, dropped
     )
@@ -417,7 +424,7 @@ def _quoted_for(
     """An answer that only repeats the question becomes the cited passage's sentence closest to
     the question, quoted: the user reads what the source says instead of their own words back."""
     best = sent.keep[0] if sent.keep else int(np.argmax(row))
-    quote = best_sentence(question, passages[best], embed)
+    quote = best_sentence(question, passages[best], embed, stated="")
     return _Sentence(sent.raw, _quoting(quote, lang), sent.cited, keep=[best])
 
 
@@ -437,13 +444,16 @@ def _fold_bare_markers(sents: list[_Sentence]) -> list[_Sentence]:
     return out
 
 
-def best_sentence(claim: str, passage: Passage, embed: Embed) -> str:
+def best_sentence(claim: str, passage: Passage, embed: Embed, *, stated: str | None = None) -> str:
     """The passage sentence that best supports `claim`: among those that state the most of the
-    claim's numbers, the most similar. Similarity alone picks a wrong sentence across languages
-    (an English claim, a Spanish passage), and the evidence must hold the number it vouches for."""
+    numbers `stated` (default: the claim) states, the most similar. Similarity alone picks a wrong
+    sentence across languages (an English claim, a Spanish passage), and the evidence must hold the
+    number it vouches for. A question states no fact: its numbers ("funciones de dos variables")
+    chose any sentence with a 2 in it ("ε/2", a list item's "2)")."""
     candidates = sentences_of(unwrapped(passage.text)) or [passage.text]
     scores = support_matrix([claim], candidates, embed)[0]
-    shared = [shared_numbers(claim, c) for c in candidates]
+    facts = claim if stated is None else stated
+    shared = [shared_numbers(facts, c) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
     return candidates[best]
 
@@ -489,9 +499,10 @@ def _citations(
         # The first sentence citing the passage states the answer; joined with the later ones,
         # which add detail, it pulled the quote toward the detail. The question stands in when
         # that sentence is too short to say much ("En 1985.", a heading).
-        claims = f"{question} {next(s.plain for s in sents if idx in s.keep)}".strip()
+        first = next(s.plain for s in sents if idx in s.keep)
         score = float(max(support[r, idx] for r, sent in enumerate(sents) if idx in sent.keep))
-        out.append(cite_quote(number, p, best_sentence(claims, p, embed), score))
+        quote = best_sentence(f"{question} {first}".strip(), p, embed, stated=first)
+        out.append(cite_quote(number, p, quote, score))
     return out
 
 

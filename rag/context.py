@@ -39,7 +39,8 @@ def label(chunks: Sequence[Chunk]) -> str:
         if speakers:
             parts.append(", ".join(speakers[:3]))
         end = max((c.end_s for c in chunks if c.end_s is not None), default=first.start_s)
-        parts.append(f"{fmt_time(first.start_s)}–{fmt_time(end)}")
+        start, stop = fmt_time(first.start_s), fmt_time(end)
+        parts.append(start if start == stop else f"{start}–{stop}")  # a talk's last cue has no end
         return " — ".join(parts)
     pages = [p for c in chunks for p in (c.page_start, c.page_end) if p is not None]
     if pages:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.text import question_language
+from core.text import answer_language, question_language
 from rag.answer import Assistant
 from rag.citations import QUOTE_LEAD, audit, sentences_of
 from rag.eval_data import EvalQuery, EvalSet
@@ -83,7 +83,10 @@ class _Tally:
             self.unsupported.append(bool(missing))
             self.replaced.append(bool(answer.replaced_facts))
             self.dropped.append(bool(answer.dropped_sentences))
-            self.language.append(question_language(answer.text) == question_language(q.question))
+            self.language.append(
+                (answer_language(answer.text) or question_language(answer.text))
+                == question_language(q.question)
+            )
             detail |= {
                 "unsupported": missing,
                 "replaced": answer.replaced_facts,

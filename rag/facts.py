@@ -93,9 +93,10 @@ class Check:
 
 def check(sentence: str, *sources: str, names_from: str = "") -> Check:
     """Which numbers and names of `sentence` occur in none of `sources` (passage, question).
-    `names_from` (titles, speakers) vouches for names only: the numbers in a title or a time
-    label ("Lecture 07", "12:00") are not evidence for a number in the answer."""
-    sentence = _MARK.sub(" ", sentence)  # citation markers are not facts
+    `names_from` (titles, speakers, labels) vouches for names only: the numbers in a title or a
+    time label ("Lecture 07", "12:00") are not evidence for a number in the answer, except where
+    the answer says where ("en la página 10", "at 33:10") and the label holds that place."""
+    sentence = _located(_MARK.sub(" ", sentence), names_from)  # citation markers are not facts
     for title in {t.strip() for t in names_from.splitlines() if len(t.strip()) > 3}:
         # "as said in practical ai 262": naming the source is a reference, not a claim.
         sentence = re.sub(re.escape(title), " ", sentence, flags=re.IGNORECASE)
@@ -105,6 +106,37 @@ def check(sentence: str, *sources: str, names_from: str = "") -> Check:
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
     missing += [name for name in sorted(names(sentence)) if not _named_in(name, folded)]
     return Check(missing)
+
+
+# Where a passage is: its label's pages ("notes.pdf pp. 9–10") and times ("32:09–36:26").
+_LABEL_PAGES = re.compile(r"\bpp?\. (\d+)(?:–(\d+))?")
+_LABEL_TIMES = re.compile(r"((?:\d+:)?\d{1,2}:\d{2})(?:–((?:\d+:)?\d{1,2}:\d{2}))?")
+# Where an answer says a fact is: a page, a clock time or a minute.
+_PAGE_REF = re.compile(r"\b(?:p[áa]ginas?|pages?|p[áa]g\.|pp?\.)\s*(\d+)", re.I)
+_CLOCK_REF = re.compile(r"(?<![\d:])((?:\d+:)?\d{1,2}:\d{2})(?![\d:])")
+_MINUTE_REF = re.compile(r"\b(?:minutos?|minutes?|min\.)\s*(\d{1,3})\b", re.I)
+
+
+def _seconds(clock: str) -> int:
+    total = 0
+    for part in clock.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+def _located(sentence: str, labels: str) -> str:
+    """`sentence` without the pages and times it names that the cited passages' labels hold: the
+    model read them in the label ("El teorema está en la página 10"), and they are right."""
+    pages = {n for m in _LABEL_PAGES.finditer(labels) for n in range(int(m[1]), int(m[2] or m[1]) + 1)}
+    spans = [(_seconds(m[1]), _seconds(m[2] or m[1])) for m in _LABEL_TIMES.finditer(labels)]
+
+    def held(m: re.Match[str], lo: int, hi: int | None = None) -> str:
+        end = lo if hi is None else hi
+        return " " if any(lo <= b and end >= a for a, b in spans) else m[0]
+
+    sentence = _PAGE_REF.sub(lambda m: " " if int(m[1]) in pages else m[0], sentence)
+    sentence = _CLOCK_REF.sub(lambda m: held(m, _seconds(m[1])), sentence)
+    return _MINUTE_REF.sub(lambda m: held(m, int(m[1]) * 60, int(m[1]) * 60 + 59), sentence)
 
 
 def _named_in(name: str, folded: str) -> bool:

@@ -8,6 +8,8 @@ a model call:
   * after / before ("what did she say next?", "¿y qué dijo antes?") — the neighbouring chunks of the
     cited talk lead the context;
   * ordinal ("the second one", "la segunda fuente") — that cited passage leads the context;
+  * where ("which page is that on?", "¿en qué minuto lo dice?") — the previous cited passage,
+    whose label holds the page or time, leads the context;
   * topic — a reference to the previous subject ("and how does it scale?"): searched as typed plus
     the content words of the previous query it lacks; the previous cited chunks join the fusion.
 """
@@ -15,13 +17,14 @@ a model call:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from core.store import VectorCollection
 from core.text import tokenize
 from core.types import Chunk
 from rag import talk
+from rag.facts import names
 
 _ORDINALS = {
     "first": 1, "1st": 1, "primera": 1, "primer": 1, "primero": 1,
@@ -41,6 +44,12 @@ _SPEAKER = re.compile(
     r"mencion[oó]|afirm[oó]|explic[oó]|cont[oó]|estaba\s+hablando)",
     re.I,
 )
+_WHERE = re.compile(
+    r"\b(?:which|what)\s+(?:page|minute|time|timestamp|slide|part)\b|\bwhere\s+(?:is|was|does|did)\s+"
+    r"(?:that|it|this)\b|\b(?:qu[eé]|cu[aá]l)\s+(?:p[aá]gina|minuto|momento|diapositiva|parte)\b|"
+    r"\bd[oó]nde\s+(?:est[aá]|aparece|lo\s+dic?e|lo\s+dijo|se\s+dice)\b",
+    re.I,
+)
 _AFTER = re.compile(
     # "next" but not "next time / next year": that is a new question about the same subject.
     r"\b(?:after\s+(?:that|this|it)|afterwards|next(?!\s+(?:time|year|month|week|day|episode|season|one))|"
@@ -56,13 +65,16 @@ _BEFORE = re.compile(
 _SAID = re.compile(
     r"\b(?:say|said|says|talk|talked|mention|mentioned|dijo|dice|habl[oó]|coment[oó]|contar?[oó]?)\b", re.I
 )
-_REFERS = re.compile(
-    r"^[¿¡\"'\s]*(?:and|but|so|also|what\s+about|how\s+about|y|pero|entonces|tambi[eé]n|qu[eé]\s+hay\s+de)\b|"
-    # "él" only with its accent: "el" is the article.
+_OPENS = (
+    r"^[¿¡\"'\s]*(?:and|but|so|also|what\s+about|how\s+about|y|pero|entonces|tambi[eé]n|qu[eé]\s+hay\s+de)\b"
+)
+# "él" only with its accent: "el" is the article.
+_POINTS = re.compile(
     r"\b(?:that|this|these|those|it|its|he|she|they|them|his|her|their|there|eso|esto|esa|ese|esas|esos|"
     r"ello|él|ella|ellos|ellas|all[ií]|su|sus)\b",
     re.I,
 )
+_REFERS = re.compile(f"{_OPENS}|{_POINTS.pattern}", re.I)
 # A question with this many content words of its own is standalone even with a pronoun in it
 # ("what is its time complexity of quicksort" names its subject).
 _OWN_WORDS = 4
@@ -81,12 +93,12 @@ class Cited:
 
 @dataclass(frozen=True)
 class FollowUp:
-    kind: str  # standalone | speaker | after | before | ordinal | topic
+    kind: str  # standalone | speaker | where | after | before | ordinal | topic
     query: str  # what is searched
     pinned: list[Chunk] = field(default_factory=list)  # lead the context, in this order
     extra: list[Chunk] = field(default_factory=list)  # join the fusion as a third ranking
     speaker: str = ""  # "who said that?": who said the quoted sentence
-    quote: str = ""  # "who said that?": the sentence of the previous answer's evidence
+    quote: str = ""  # "who said that?", "which page?": the sentence of the previous answer's evidence
 
     @property
     def structural(self) -> bool:
@@ -113,6 +125,9 @@ def resolve(
         # The citation's speakers were narrowed to its quote; several means it was not found.
         speaker = place.speaker if place else (first.speakers[0] if len(first.speakers) == 1 else None)
         return FollowUp("speaker", query, pinned=chunks[0], speaker=speaker or "", quote=first.quote)
+    if first and _WHERE.search(question) and (_POINTS.search(question) or len(tokenize(question)) <= 2):
+        # Only when it points back, or says little else: "what time is the final exam?" is new.
+        return FollowUp("where", query, pinned=chunks[0], quote=first.quote)
     if chunks and (_SAID.search(question) or _REFERS.search(question)):
         for kind, pattern in (("after", _AFTER), ("before", _BEFORE)):
             if pattern.search(question):
@@ -121,8 +136,22 @@ def resolve(
                     return FollowUp(kind, query, pinned=near)
     own = tokenize(question)
     if (_REFERS.search(question) and len(own) < _OWN_WORDS) or len(own) <= 1:
+        if _new_subject(question, previous_query):
+            # "¿Y el de Weierstrass?" after Heine-Cantor: the kind of thing asked about carries
+            # over, the previous subject's name and passages do not (they outranked the new one).
+            return FollowUp("topic", _with_previous(question, previous_query, leave=_names(previous_query)))
         return FollowUp("topic", query, extra=[c for group in chunks for c in group])
     return FollowUp("standalone", question)
+
+
+def _names(text: str) -> set[str]:
+    return {w for name in names(text) for w in tokenize(name)}
+
+
+def _new_subject(question: str, previous_query: str) -> bool:
+    """The follow-up names something the previous question did not, and points at nothing of it
+    ("and how is it called in Spanish?" is still about the previous subject)."""
+    return bool(_names(question) - set(tokenize(previous_query))) and not _POINTS.search(question)
 
 
 def _near(
@@ -143,8 +172,9 @@ def _near(
     return talk.neighbours(collection, anchor, 1 if kind == "after" else -1, count=2)
 
 
-def _with_previous(question: str, previous_query: str) -> str:
-    """The question, then the previous query's content words it lacks (kept in their order)."""
-    have = set(tokenize(question))
+def _with_previous(question: str, previous_query: str, leave: Collection[str] = ()) -> str:
+    """The question, then the previous query's content words it lacks (kept in their order),
+    except those in `leave`."""
+    have = set(tokenize(question)) | set(leave)
     missing = [w for w in dict.fromkeys(tokenize(previous_query)) if w not in have]
     return f"{question} {' '.join(missing)}".strip() if missing else question

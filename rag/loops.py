@@ -16,6 +16,11 @@ _MAX_PERIOD = 16
 # The text form: a piece of up to 80 characters repeated at least 4 times, then at most a partial
 # piece, up to the end (where the token limit or the stop left it).
 _TEXT_LOOP = re.compile(r"(.{2,80}?)\1{3,}.{0,80}$", re.DOTALL)
+# A long cycle (two sentences of the source copied again and again, seen in a chat answer) has no
+# short period; it shows as a run of this many tokens (characters, in the text) that the answer
+# already wrote word for word, which no answer does on purpose.
+_LONG_RUN = 32
+_LONG_TEXT = 100
 
 
 def looping(ids: Sequence[int]) -> bool:
@@ -29,12 +34,39 @@ def looping(ids: Sequence[int]) -> bool:
         tail = list(ids[-span:])
         if tail == tail[:period] * cycles:
             return True
-    return False
+    return _written_before(list(ids))
+
+
+def _written_before(ids: list[int]) -> bool:
+    """Whether the last _LONG_RUN tokens already occur, in order, earlier in `ids`."""
+    tail = ids[-_LONG_RUN:]
+    starts = range(len(ids) - _LONG_RUN)
+    return len(ids) >= 2 * _LONG_RUN and any(
+        ids[s : s + _LONG_RUN] == tail for s in starts if ids[s] == tail[0]
+    )
 
 
 def trim_loop(text: str) -> str:
-    """`text` without a repetition loop at its end: the repeated piece once, then "…"."""
+    """`text` without a repetition loop at its end: a short piece once, then "…"; a long one cut
+    where its second copy starts."""
     match = _TEXT_LOOP.search(text)
-    if match is None or len(text) - match.start() < 40:
+    if match is not None and len(text) - match.start() >= 40:
+        return text[: match.start() + len(match.group(1))].rstrip(" ,;") + "…"
+    again = next(
+        (i for i in range(1, len(text) - _LONG_TEXT) if text.find(text[i : i + _LONG_TEXT]) < i), None
+    )
+    return text if again is None else _ended(text[:again])
+
+
+# Words a cut sentence may be left hanging on ("… por primera vez en 1973 y").
+_DANGLING = re.compile(
+    r"(?:[\s,;:]+|\b(?:y|e|o|u|que|de|del|el|la|los|las|en|and|or|that|which|of|the|in)\b)+$", re.I
+)
+
+
+def _ended(text: str) -> str:
+    """`text` cut where a repeat began: a sentence left unfinished loses its hanging words, "…"."""
+    text = text.rstrip()
+    if not text or text[-1] in '.!?»"”)]':
         return text
-    return text[: match.start() + len(match.group(1))].rstrip(" ,;") + "…"
+    return _DANGLING.sub("", text) + "…"

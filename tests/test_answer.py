@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -181,6 +182,8 @@ def test_context_budget_and_neighbours(indexed: Env) -> None:
 def test_labels() -> None:
     talk = chunk(0, "x", start_s=754.0, end_s=790.0, speakers=("Ana",))
     assert label([talk]) == "Talk — Ana — 12:34–13:10"
+    last = chunk(1, "x", start_s=2342.0, end_s=2342.0, speakers=("Ana",))  # a transcript's last mark
+    assert label([last]) == "Talk — Ana — 39:02"
     pdf = Chunk(
         id="p",
         text="x",
@@ -363,6 +366,39 @@ def test_a_topic_follow_up_keeps_the_subject_without_a_model_call(indexed: Env) 
     assert len(gen.prompts) == 2
 
 
+def test_a_follow_up_naming_a_new_subject_leaves_the_previous_one(indexed: Env) -> None:
+    """ "¿Y el de Weierstrass?" after a question about Heine-Cantor's theorem was searched with
+    "Heine Cantor" added and the previous passages in the fusion, and answered from them."""
+    a, gen, memory, _ = _first_turn(indexed)
+    gen.enqueue("Bayes theorem relates conditional probabilities [1].")
+    second = a.ask("And what about Bayes?", memory=memory)
+    assert memory.session.turns[-1].kind == "topic"
+    assert "resnet" not in second.query.lower() and "deep" in second.query.lower()
+    assert second.hits[0].chunk.source.endswith("statistics-05-bayes.vtt")
+
+
+def test_a_follow_up_that_points_back_keeps_its_subject_whatever_it_names(indexed: Env) -> None:
+    a, gen, memory, _ = _first_turn(indexed)
+    gen.enqueue("It is called red residual [1].")
+    second = a.ask("And how is it called in Spanish?", memory=memory)
+    assert memory.session.turns[-1].kind == "topic" and "resnet" in second.query.lower()
+
+
+@pytest.mark.parametrize("question", ["At what minute does the lecture say that?", "¿En qué minuto lo dice?"])
+def test_where_the_previous_answer_is_read_from_its_label_without_a_model_call(
+    indexed: Env, question: str
+) -> None:
+    a, gen, memory, _ = _first_turn(indexed)
+    first = memory.session.turns[-1]
+    quote = str(first.cited[0]["quote"])
+    where = a.ask(question, memory=memory)
+    assert memory.session.turns[-1].kind == "where" and len(gen.prompts) == 1
+    label = where.citations[0].label
+    assert re.search(r"\d+:\d\d", label) and where.citations[0].quote == quote
+    lead = "Está en" if question.startswith("¿") else "It is in"
+    assert where.text.startswith(f"{lead} {label} [1]: «{quote[:40]}")
+
+
 def test_a_previous_refusal_is_not_shown_to_the_model_as_an_answer(indexed: Env) -> None:
     gen = ScriptedGenerator()
     a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
@@ -516,6 +552,16 @@ def test_a_number_the_passage_does_not_hold_is_never_shown_as_cited() -> None:
     assert replaced == ["doce"] and text == "La fuente dice: «Hacen falta 8 fotones por cada O2.» [1]."
 
 
+def test_one_quote_stands_in_for_an_answer_that_is_wrong_twice() -> None:
+    """A looping chat answer had both its (invented) sentences replaced: two quotes, the second one
+    a sentence of no use ("In these Fully Connected episodes we keep you connected …")."""
+    passages = _passages()
+    answer = "Adam uses beta2 0.95 by default [3]. Adam was proposed by Hinton in 2009 [3]."
+    text, cits, replaced, _ = attribute(answer, passages, embed)
+    assert text == "The source says: «Adam uses beta1 0.9 and beta2 0.999 by default.» [1]."
+    assert replaced == ["0.95", "2009", "Hinton"] and len(cits) == 1
+
+
 def test_citation_points_at_the_chunk_that_holds_the_quote() -> None:
     cues = [
         chunk(0, "Photosynthesis starts with light hitting the leaf.", start_s=300.0, end_s=360.0),
@@ -571,6 +617,30 @@ def test_an_answer_in_the_wrong_language_is_asked_again(indexed: Env) -> None:
     gen.enqueue("La red usa conexiones residuales [1].")
     a.ask("¿Qué usa la red de la charla para entrenar capas profundas?")
     assert len(gen.prompts) == 3  # right language the first time: one call
+
+
+def test_a_spanish_answer_quoting_an_english_source_is_not_asked_again(indexed: Env) -> None:
+    gen = ScriptedGenerator()
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=0.0))
+    gen.enqueue(
+        "La charla dice que las conexiones residuales ayudan a entrenar redes profundas, con estas "
+        'palabras: "residual connections let the gradient flow through the identity path and they '
+        'are what makes the deep networks of the lecture trainable at all" [1].'
+    )
+    a.ask("¿Qué dice la charla de las conexiones residuales?")
+    assert len(gen.prompts) == 1
+
+
+def test_an_answers_language_is_that_of_its_own_words() -> None:
+    from core.text import answer_language
+
+    quoting = 'El episodio dice que hay un millón de modelos: "we are over a million models already on the hub, and with these releases each week it is only a matter of time".'
+    assert answer_language(quoting) == "es"
+    # Own words too few to decide: the whole text does.
+    assert (
+        answer_language("La fuente dice: «we are over a million models already on the hub and it is the one»")
+        == "en"
+    )
 
 
 def test_short_answers_have_a_language() -> None:
@@ -844,3 +914,10 @@ def test_status_says_when_abstention_was_not_calibrated_for_a_collection() -> No
     gap = calibration_gap(name, 128)
     assert "96, 254" in gap and "not 128" in gap and "254 apply" in gap
     assert "generic" in calibration_gap("hash:64", 96)
+
+
+def test_a_new_question_about_a_time_is_not_about_the_previous_answer(indexed: Env) -> None:
+    a, gen, memory, _ = _first_turn(indexed)
+    gen.enqueue("The final exam is on June 20 [1].")
+    a.ask("What time is the final exam in room B-214?", memory=memory)
+    assert memory.session.turns[-1].kind == "standalone" and len(gen.prompts) == 2

@@ -40,3 +40,19 @@ def test_names_written_differently_from_the_source_are_still_found(sentence: str
 )
 def test_a_name_or_number_the_source_does_not_state_is_reported(sentence: str, missing: list[str]) -> None:
     assert check(sentence, PASSAGE).unsupported == missing
+
+
+@pytest.mark.parametrize(
+    ("sentence", "labels", "missing"),
+    [
+        ("El teorema de Heine-Cantor está en la página 10 [1].", "apuntes.pdf p. 10", []),
+        ("It is on pages 9 and 11.", "notes.pdf pp. 9–10", ["11"]),
+        ("Lo dice en el minuto 33, a las 33:10 [1].", "Practical AI 270\n32:09–36:26", []),
+        ("He says it at 37:00, in minute 40.", "Practical AI 270\n32:09–36:26", ["37", "00", "40"]),
+        ("Hacen falta 10 fotones [1].", "fotosintesis.pdf p. 10", ["10"]),  # a page is not a count
+    ],
+)
+def test_a_page_or_time_is_held_by_the_label_it_is_read_from(
+    sentence: str, labels: str, missing: list[str]
+) -> None:
+    assert check(sentence, "Teorema 2.3.12 (Heine-Cantor).", names_from=labels).unsupported == missing

@@ -115,6 +115,27 @@ def test_an_answer_the_passages_do_not_hold_becomes_their_sentence() -> None:
     assert [c.source for c in cits] == ["/d/0.pdf"] and len(dropped) == 2
 
 
+def test_a_list_items_number_does_not_choose_the_quote() -> None:
+    """ "dos variables" in the question made the "2)" of a list item outrank the sentence that answers."""
+    notes = (
+        LIMITS + " 2) Dada la función f(x,y) = 2xy, si hacemos T = {(x,mx) : x≠ 0}, el límite depende de m."
+    )
+    answer = "Las trayectorias tienen la forma y = mx, donde m es una constante de la recta [1]."
+    question = "¿Qué trayectorias es común utilizar para estudiar límites de funciones de dos variables?"
+    text, _, _, dropped = attribute(answer, passages(notes), embed, question=question, lang="es")
+    assert dropped and text == (
+        "La fuente dice: «Será común en este tipo de problemas utilizar trayectorias del tipo y = mx.» [1]."
+    )
+
+
+def test_the_questions_numbers_do_not_choose_the_evidence() -> None:
+    answer = "Se suelen usar trayectorias del tipo y = mx [1]."
+    question = "¿Qué trayectorias es común utilizar para estudiar límites de funciones de dos variables?"
+    text, cits, _, _ = attribute(answer, passages(LIMITS), embed, question=question, lang="es")
+    assert text == answer
+    assert cits[0].quote == "Será común en este tipo de problemas utilizar trayectorias del tipo y = mx."
+
+
 def test_a_held_answer_is_left_as_written() -> None:
     answer = "Se suelen usar trayectorias del tipo y = mx [1]."
     text, _, _, dropped = attribute(answer, passages(LIMITS), embed, question=QUESTION, lang="es")

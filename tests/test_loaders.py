@@ -218,6 +218,10 @@ def test_tex_ligatures_and_not_equal_read_as_typed() -> None:
 
     assert _glyphs("la superﬁcie, el ﬂujo, si ∇f(x) \u2044= 0") == "la superficie, el flujo, si ∇f(x) ≠ 0"
     assert _glyphs("1/2 = 0.5") == "1/2 = 0.5"
+    bullets = "\ufffd Teorema (de Jordan) Sea f : V → V.\n\ufffd Definición Un bloque\nM (λ1) \ufffd M (λ2)"
+    assert (
+        _glyphs(bullets) == "Teorema (de Jordan) Sea f : V → V.\nDefinición Un bloque\nM (λ1) \ufffd M (λ2)"
+    )
 
 
 @pytest.mark.slow  # parses a 117-page PDF among others: seconds, so the full suite only

@@ -78,9 +78,15 @@ def _accents(text: str) -> str:
 _GLYPHS = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "ft", "ﬆ": "st"})
 
 
+# A bullet drawn from a font with no Unicode map comes out as U+FFFD ("� Teorema (de Jordan) …"),
+# which the evidence under an answer then shows. Inside a line it may stand for a symbol (⊕), so
+# only the one opening a line goes.
+_BULLET = re.compile(r"^\ufffd[ \t]*", re.M)
+
+
 def _glyphs(text: str) -> str:
-    """Ligatures as their letters, "⁄=" as "≠"."""
-    return text.translate(_GLYPHS).replace("\u2044=", "≠")
+    """Ligatures as their letters, "⁄=" as "≠", unmapped bullets gone."""
+    return _BULLET.sub("", text.translate(_GLYPHS).replace("\u2044=", "≠"))
 
 
 def _ranges(numbers: list[int]) -> str:
