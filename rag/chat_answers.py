@@ -9,7 +9,7 @@ small model repeats."""
 from __future__ import annotations
 
 from core.types import Chunk
-from rag.citations import cite_quote, sentences_of
+from rag.citations import cite_quote, sentences_of, unwrapped
 from rag.context import CountTokens, build_passages
 from rag.followup import FollowUp
 from rag.types import Answer, Hit, Passage
@@ -59,7 +59,8 @@ def located(
     """ "Which page is that on?" answered from the label of the piece that holds the previous
     answer's evidence (its page or time); None when that quote is no longer in the passage."""
     quote = follow.quote.strip()
-    if follow.kind != "where" or not quote or not passages or quote[:80] not in passages[0].text:
+    # A quote is chosen with the passage's line breaks read as spaces (a PDF's lines).
+    if follow.kind != "where" or not quote or not passages or quote[:80] not in unwrapped(passages[0].text):
         return None
     citation = cite_quote(1, passages[0], quote, 1.0)
     text = FOUND_AT.get(lang, FOUND_AT["en"]).format(where=citation.label, quote=_short(quote))

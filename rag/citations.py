@@ -44,7 +44,10 @@ _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
 # A line break inside a sentence: PDF text keeps the page's lines ("pues representan\nvectores"),
 # and a quote cut at them is a fragment. Headings and list items start their line with a capital,
 # a digit or a bullet, so they stay apart. Replaced one for one, so offsets still match the chunk.
-_WRAP = re.compile(r"(?<=[a-záéíóúñü,;])\n(?=[a-záéíóúñü])|(?<=,)\n(?=[^\s])")
+_WRAP = re.compile(
+    # A formula goes on on the next line too ("… mínimo, es decir\n∃x1,x2 ∈M : f(x1) ≤f(x) …").
+    r"(?<=[a-záéíóúñü,;])\n(?=[a-záéíóúñü∃∀∑∏∫√‖|(\[{−=<>≤≥∈⊂∪∩→⇒⇔αβγδελμπσφω])|(?<=,)\n(?=[^\s])"
+)
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Dr|Mr|Mrs|Ms|Sr|Sra|Srta|Dra|Prof|vs|ej|St|Jr)|(?<!\w)[A-Za-zÁÉÍÓÚáéíóúÑñ]|\b([A-Z])\1)\.$"
 )

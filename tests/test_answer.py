@@ -764,6 +764,21 @@ def test_a_sentence_broken_over_pdf_lines_is_quoted_whole() -> None:
     assert cits[0].label == "apuntes.pdf p. 4"
 
 
+def test_a_sentence_that_goes_on_in_a_formula_is_quoted_whole() -> None:
+    text = (
+        "Corolario 2.3.9 (teorema de Weierstrass). Sea f : Rm → R continua en un compacto\n"
+        "M ⊂ Rm. Entonces f alcanza los valores máximo y mínimo, es decir\n"
+        "∃x1,x2 ∈M : f(x1) ≤f(x) ≤f(x2), ∀x∈M.\nDemostración. Por el teorema anterior."
+    )
+    page = chunk(0, text, source="/d/apuntes.pdf")
+    _, cits, *_ = attribute(
+        "Una función continua en un compacto alcanza los valores máximo y mínimo [1].",
+        [Passage(1, Hit(page), [page], page.text)],
+        embed,
+    )
+    assert cits[0].quote.endswith("es decir ∃x1,x2 ∈M : f(x1) ≤f(x) ≤f(x2), ∀x∈M."), cits[0].quote
+
+
 def test_a_quote_over_two_cues_cites_both(tmp_path: Path) -> None:
     """Machine transcripts cut sentences mid-way: the cited time must hold the whole quote."""
     spoken = replace(
@@ -914,6 +929,19 @@ def test_status_says_when_abstention_was_not_calibrated_for_a_collection() -> No
     gap = calibration_gap(name, 128)
     assert "96, 254" in gap and "not 128" in gap and "254 apply" in gap
     assert "generic" in calibration_gap("hash:64", 96)
+
+
+def test_where_a_pdf_quote_broken_over_lines_is_found() -> None:
+    from rag.chat_answers import located
+    from rag.followup import FollowUp
+
+    text = "Teorema 2.3.9. Sea f continua en un compacto. Entonces f alcanza los valores\nmáximo y mínimo."
+    page = replace(chunk(0, text, source="/d/apuntes.pdf"), page_start=9, page_end=9)
+    passages = [Passage(1, Hit(page, pinned=True), [page], page.text)]
+    quote = "Entonces f alcanza los valores máximo y mínimo."  # as the last answer quoted it
+    follow = FollowUp("where", "¿En qué página está?", pinned=[page], quote=quote)
+    answer = located("¿En qué página está?", follow, "es", passages, [passages[0].hit])
+    assert answer is not None and answer.text == f"Está en apuntes.pdf p. 9 [1]: «{quote}»"
 
 
 def test_a_new_question_about_a_time_is_not_about_the_previous_answer(indexed: Env) -> None:
