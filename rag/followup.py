@@ -45,8 +45,8 @@ _SPEAKER = re.compile(
     re.I,
 )
 _WHERE = re.compile(
-    r"\b(?:which|what)\s+(?:page|minute|time|timestamp|slide|part)\b|\bwhere\s+(?:is|was|does|did)\s+"
-    r"(?:that|it|this)\b|\b(?:qu[eé]|cu[aá]l)\s+(?:p[aá]gina|minuto|momento|diapositiva|parte)\b|"
+    r"\b(?:which|what)\s+(?:page|minute|time|timestamp|slide)\b|\bwhere\s+(?:is|was|does|did)\s+"
+    r"(?:that|it|this)\b|\b(?:qu[eé]|cu[aá]l)\s+(?:p[aá]gina|minuto|momento|diapositiva)\b|"
     r"\bd[oó]nde\s+(?:est[aá]|aparece|lo\s+dic?e|lo\s+dijo|se\s+dice)\b",
     re.I,
 )
