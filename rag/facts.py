@@ -130,12 +130,12 @@ def _located(sentence: str, labels: str) -> str:
     pages = {n for m in _LABEL_PAGES.finditer(labels) for n in range(int(m[1]), int(m[2] or m[1]) + 1)}
     spans = [(_seconds(m[1]), _seconds(m[2] or m[1])) for m in _LABEL_TIMES.finditer(labels)]
 
-    def held(m: re.Match[str], lo: int, hi: int | None = None) -> str:
-        end = lo if hi is None else hi
-        return " " if any(lo <= b and end >= a for a, b in spans) else m[0]
+    def held(m: re.Match[str], lo: int, hi: int) -> str:
+        """Gone when [lo, hi] (seconds) overlaps a label's span."""
+        return " " if any(lo <= b and hi >= a for a, b in spans) else m[0]
 
     sentence = _PAGE_REF.sub(lambda m: " " if int(m[1]) in pages else m[0], sentence)
-    sentence = _CLOCK_REF.sub(lambda m: held(m, _seconds(m[1])), sentence)
+    sentence = _CLOCK_REF.sub(lambda m: held(m, _seconds(m[1]), _seconds(m[1])), sentence)
     return _MINUTE_REF.sub(lambda m: held(m, int(m[1]) * 60, int(m[1]) * 60 + 59), sentence)
 
 

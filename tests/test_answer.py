@@ -21,7 +21,7 @@ from rag.generate import ScriptedGenerator
 from rag.memory import Memory, Session
 from rag.rerank import IdentityReranker
 from rag.retrieve import Filters, Retriever
-from rag.types import Hit, Passage
+from rag.types import Citation, Hit, Passage
 from tests.helpers import Env, ask_options, fusion
 
 EMB = make_embedder("hash", "256")
@@ -710,6 +710,11 @@ def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
     )
 
 
+def _cited(answer: str, only: Chunk) -> list[Citation]:
+    """The citations of `answer` over one chunk, its only passage."""
+    return attribute(answer, [Passage(1, Hit(only), [only], only.text)], embed)[1]
+
+
 def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> None:
     env = Env(tmp_path / "state", dim=256)
     docs = tmp_path / "docs"
@@ -734,9 +739,7 @@ def test_citation_narrows_to_the_cue_and_page_of_its_quote(tmp_path: Path) -> No
         page_end=3,
         spans="[[0, null, null, 1], [16, null, null, 2], [49, null, null, 3]]",
     )
-    _, cits, *_ = attribute(
-        "The key result is on page two [1].", [Passage(1, Hit(pdf), [pdf], pdf.text)], embed
-    )
+    cits = _cited("The key result is on page two [1].", pdf)
     assert (cits[0].page_start, cits[0].page_end) == (2, 2) and cits[0].label == "n.pdf p. 2"
 
 
@@ -753,11 +756,7 @@ def test_a_sentence_broken_over_pdf_lines_is_quoted_whole() -> None:
         page_end=5,
         spans=f"[[0, null, null, 4], [{text.index('Ejemplo')}, null, null, 5]]",
     )
-    _, cits, *_ = attribute(
-        "Los valores propios son las raíces del polinomio característico [1].",
-        [Passage(1, Hit(page), [page], page.text)],
-        embed,
-    )
+    cits = _cited("Los valores propios son las raíces del polinomio característico [1].", page)
     assert cits[0].quote.startswith("Una matriz cuadrada") and cits[0].quote.endswith(
         "subespacios propios."
     ), cits[0].quote
@@ -771,11 +770,7 @@ def test_a_sentence_that_goes_on_in_a_formula_is_quoted_whole() -> None:
         "∃x1,x2 ∈M : f(x1) ≤f(x) ≤f(x2), ∀x∈M.\nDemostración. Por el teorema anterior."
     )
     page = chunk(0, text, source="/d/apuntes.pdf")
-    _, cits, *_ = attribute(
-        "Una función continua en un compacto alcanza los valores máximo y mínimo [1].",
-        [Passage(1, Hit(page), [page], page.text)],
-        embed,
-    )
+    cits = _cited("Una función continua en un compacto alcanza los valores máximo y mínimo [1].", page)
     assert cits[0].quote.endswith("es decir ∃x1,x2 ∈M : f(x1) ≤f(x) ≤f(x2), ∀x∈M."), cits[0].quote
 
 
@@ -791,9 +786,7 @@ def test_a_quote_over_two_cues_cites_both(tmp_path: Path) -> None:
         end_s=20.0,
         spans="[[0, 0.0, 6.9, null], [45, 6.9, 13.7, null], [72, 13.7, 20.0, null]]",
     )
-    _, cits, *_ = attribute(
-        "Hacen falta ocho fotones [1].", [Passage(1, Hit(spoken), [spoken], spoken.text)], embed
-    )
+    cits = _cited("Hacen falta ocho fotones [1].", spoken)
     assert (cits[0].start_s, cits[0].end_s) == (0.0, 13.7)
     assert cits[0].quote.startswith("Para fijar") and cits[0].quote.endswith("ocho fotones.")
 
@@ -807,11 +800,7 @@ def test_evidence_is_the_sentence_that_holds_the_number_even_across_languages() 
         "Los paneles comerciales rondan el veinte por ciento."
     )
     solar = chunk(0, text, source="/d/energia.md")
-    _, cits, *_ = attribute(
-        "The theoretical limit for a single-junction silicon solar cell is about 33% [1].",
-        [Passage(1, Hit(solar), [solar], solar.text)],
-        embed,
-    )
+    cits = _cited("The theoretical limit for a single-junction silicon solar cell is about 33% [1].", solar)
     assert "33 %" in cits[0].quote, cits[0].quote
 
 
