@@ -39,13 +39,20 @@ def pinned_passages(hits: list[Hit], count_tokens: CountTokens, budget: int) -> 
     return build_passages(pinned, None, count_tokens, budget, radius=0)
 
 
+def _holds(passages: list[Passage], quote: str) -> bool:
+    """Whether the first passage still holds the previous answer's quote (the document may have
+    changed since). A quote is chosen with the passage's line breaks read as spaces (a PDF's lines),
+    so it is looked for the same way."""
+    return bool(quote and passages and quote[:80] in unwrapped(passages[0].text))
+
+
 def said_by(
     question: str, follow: FollowUp, lang: str, passages: list[Passage], hits: list[Hit]
 ) -> Answer | None:
     """ "Who said that?" answered from the quoted sentence's speaker; None when it is unknown or
     the quote is no longer in the cited passage (the document changed since)."""
     quote = follow.quote.strip()
-    if not follow.speaker or not quote or not passages or quote[:80] not in passages[0].text:
+    if not follow.speaker or not _holds(passages, quote):
         return None
     shown = quote.removeprefix(f"{follow.speaker}:").strip()  # a sentence that opens the turn
     text = SAID_BY.get(lang, SAID_BY["en"]).format(speaker=follow.speaker, quote=_short(shown))
@@ -59,8 +66,7 @@ def located(
     """ "Which page is that on?" answered from the label of the piece that holds the previous
     answer's evidence (its page or time); None when that quote is no longer in the passage."""
     quote = follow.quote.strip()
-    # A quote is chosen with the passage's line breaks read as spaces (a PDF's lines).
-    if follow.kind != "where" or not quote or not passages or quote[:80] not in unwrapped(passages[0].text):
+    if follow.kind != "where" or not _holds(passages, quote):
         return None
     citation = cite_quote(1, passages[0], quote, 1.0)
     text = FOUND_AT.get(lang, FOUND_AT["en"]).format(where=citation.label, quote=_short(quote))

@@ -15,6 +15,7 @@ Square brackets that are content (vectors "[1, 0]", "[sic]", indexes) are left a
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.text import tokenize
+from core.text import answer_language, tokenize
 from core.types import Chunk
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label, play_link
@@ -276,19 +277,30 @@ def _correct(sent: _Sentence, row: np.ndarray, n_passages: int, config: Attribut
     return keep
 
 
-def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], question: str) -> bool:
+def _verify(sent: _Sentence, row: np.ndarray, passages: Sequence[Passage], question: str, lang: str) -> bool:
     """Keep the sentence's facts grounded. A sentence that states no number or name has nothing to
     check. Otherwise its citation must hold every fact the question does not; if it does not, the
     best-supported passage that does is cited instead. False: no passage holds them."""
     if not check(sent.plain).unsupported or not check(sent.plain, question).unsupported:
         return True
     cited = [passages[i] for i in sent.keep]
-    if cited and check(sent.plain, *(p.text for p in cited), question, names_from=_names_of(cited)).ok:
+    if (
+        cited
+        and check(sent.plain, *(p.text for p in cited), question, names_from=_names_of(cited), lang=lang).ok
+    ):
         return True
-    for idx in (int(i) for i in np.argsort(-row)):
+    order = [int(i) for i in np.argsort(-row)]
+    for idx in order:
         p = passages[idx]
-        if check(sent.plain, p.text, question, names_from=_names_of([p])).ok:
+        if check(sent.plain, p.text, question, names_from=_names_of([p]), lang=lang).ok:
             sent.keep = [idx]
+            return True
+    # A sentence may join two passages' facts ("Maven, a Department of Defense project, began in
+    # 2017"): the two best-supported that hold them together are both cited.
+    for a, b in itertools.combinations(order[:3], 2):
+        pair = [passages[a], passages[b]]
+        if check(sent.plain, *(p.text for p in pair), question, names_from=_names_of(pair), lang=lang).ok:
+            sent.keep = sorted((a, b))
             return True
     return False
 
@@ -371,9 +383,9 @@ def attribute(
     rows, quoted = [], False
     for r, (sent, row) in enumerate(zip(sents, support, strict=True)):
         sent.keep = _correct(sent, row, len(passages), config)
-        if not _verify(sent, row, passages, question):
+        if not _verify(sent, row, passages, question, lang):
             sent.replaced = check(
-                sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages)
+                sent.plain, *(p.text for p in passages), question, names_from=_names_of(passages), lang=lang
             ).unsupported
             if quoted:
                 # One quote stands in for a wrong answer; a second one (the passage sentence
@@ -453,12 +465,20 @@ def best_sentence(claim: str, passage: Passage, embed: Embed, *, stated: str | N
     sentence across languages (an English claim, a Spanish passage), and the evidence must hold the
     number it vouches for. A question states no fact: its numbers ("funciones de dos variables")
     chose any sentence with a 2 in it ("ε/2", a list item's "2)")."""
-    candidates = sentences_of(unwrapped(passage.text)) or [passage.text]
+    speakers = {name for c in passage.chunks for name in c.speakers}
+    candidates = [_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text))] or [passage.text]
     scores = support_matrix([claim], candidates, embed)[0]
     facts = claim if stated is None else stated
     shared = [shared_numbers(facts, c) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
     return candidates[best]
+
+
+def _unopened(sentence: str, speakers: set[str]) -> str:
+    """A sentence without the "Name:" that opens its speaker's turn: the evidence is what was said
+    (the label names who said it)."""
+    head, colon, said = sentence.partition(": ")
+    return said if colon and head in speakers and said.strip() else sentence
 
 
 def _render(sents: list[_Sentence]) -> str:
@@ -538,9 +558,10 @@ def audit(answer: Answer) -> list[str]:
     passages = {c.number: c.text for c in answer.citations}
     names = _names_of(answer.passages)  # every citation's passage is among them
     everything = [p.text for p in answer.passages]
+    lang = answer_language(answer.text)
     missing: list[str] = []
     for raw in sentences_of(answer.text):
         plain, cited = split_markers(raw, max(passages, default=0), " ".join(passages.values()))
         sources = [passages[i + 1] for i in cited if i + 1 in passages] or everything
-        missing += check(plain, *sources, answer.question, names_from=names).unsupported
+        missing += check(plain, *sources, answer.question, names_from=names, lang=lang).unsupported
     return missing

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.text import fold
+from core.text import fold, guess_language
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -91,11 +91,13 @@ class Check:
         return not self.unsupported
 
 
-def check(sentence: str, *sources: str, names_from: str = "") -> Check:
+def check(sentence: str, *sources: str, names_from: str = "", lang: str | None = None) -> Check:
     """Which numbers and names of `sentence` occur in none of `sources` (passage, question).
     `names_from` (titles, speakers, labels) vouches for names only: the numbers in a title or a
     time label ("Lecture 07", "12:00") are not evidence for a number in the answer, except where
-    the answer says where ("en la página 10", "at 33:10") and the label holds that place."""
+    the answer says where ("en la página 10", "at 33:10") and the label holds that place.
+    `lang`: the sentence's language; a source written in the other one may hold a name translated
+    (rag.facts._translated)."""
     sentence = _located(_MARK.sub(" ", sentence), names_from)  # citation markers are not facts
     for title in {t.strip() for t in names_from.splitlines() if len(t.strip()) > 3}:
         # "as said in practical ai 262": naming the source is a reference, not a claim.
@@ -103,8 +105,13 @@ def check(sentence: str, *sources: str, names_from: str = "") -> Check:
     allowed = " \n ".join(sources)
     values = _all_values(allowed)
     folded = _joined(f"{allowed}\n{names_from}")
+    foreign = [s for s in sources if lang and guess_language(s) not in (lang, None)]
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
-    missing += [name for name in sorted(names(sentence)) if not _named_in(name, folded)]
+    missing += [
+        name
+        for name in sorted(names(sentence))
+        if not (_named_in(name, folded) or _initials_of(name, allowed) or _translated(name, foreign))
+    ]
     return Check(missing)
 
 
@@ -141,9 +148,55 @@ def _located(sentence: str, labels: str) -> str:
 
 def _named_in(name: str, folded: str) -> bool:
     """Whether `folded` names `name`, its possessive or plural ("Jacobians", "GPUs") counting as
-    the name itself: the model pluralises a term its passage states once."""
+    the name itself: the model pluralises a term its passage states once. A long name may close
+    up the passage's spaces ("OpenAI" for a transcript's "Open AI")."""
     bare = _joined(_POSSESSIVE.sub("", name))
-    return bare in folded or (len(bare) > 3 and bare.endswith("s") and bare[:-1] in folded)
+    if _at_word_start(bare, folded, whole=name.isupper()):
+        return True
+    if len(bare) > 3 and bare.endswith("s") and _at_word_start(bare[:-1], folded, whole=name[:-1].isupper()):
+        return True
+    spaced = r"\s?".join(re.escape(c) for c in bare)
+    return len(bare) >= 5 and re.search(rf"(?<![^\W_]){spaced}", folded) is not None
+
+
+def _at_word_start(bare: str, folded: str, *, whole: bool) -> bool:
+    """`bare` opens a word of `folded` (the passage may add a plural or possessive: "Jacobians");
+    an acronym is a whole word (a plural "s" aside), or "CIA" would be found in "especially"."""
+    end = r"s?(?![^\W_])" if whole else ""
+    return re.search(rf"(?<![^\W_]){re.escape(bare)}{end}", folded) is not None
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _initials_of(name: str, text: str) -> bool:
+    """An acronym the passage spells out in capitalised words: "DoD" for "Department of Defense"
+    (words in between may be lower-case; the first and last may not, or "NSA" would be found in
+    "not so about")."""
+    if not 2 <= len(name) <= 6 or not name.isalpha() or sum(c.isupper() for c in name) < 2:
+        return False
+    acronym, words, n = fold(name), _LETTERS.findall(text), len(name)
+    return any(
+        words[i][0].isupper()
+        and words[i + n - 1][0].isupper()
+        and "".join(fold(w)[0] for w in words[i : i + n]) == acronym
+        for i in range(len(words) - n + 1)
+    )
+
+
+def _translated(name: str, foreign: list[str]) -> bool:
+    """Whether a passage in another language states `name` translated: a cognate (its first five
+    letters: "Departamento de Defensa" for "Department of Defense") or an acronym in the other
+    word order ("IA" for "AI", "ADN" for "DNA"). A person's or product's name is written the same in
+    both languages and must occur as it is."""
+    if not foreign:
+        return False
+    text = " ".join(foreign)
+    bare = fold(name)
+    if name.isupper() and name.isalpha():
+        letters = sorted(bare)
+        return any(sorted(fold(w)) == letters for w in _LETTERS.findall(text) if w.isupper())
+    return len(bare) >= 5 and any(fold(w).startswith(bare[:5]) for w in _LETTERS.findall(text))
 
 
 def _joined(text: str) -> str:

@@ -938,3 +938,39 @@ def test_a_new_question_about_a_time_is_not_about_the_previous_answer(indexed: E
     gen.enqueue("The final exam is on June 20 [1].")
     a.ask("What time is the final exam in room B-214?", memory=memory)
     assert memory.session.turns[-1].kind == "standalone" and len(gen.prompts) == 2
+
+
+def test_who_said_a_quote_broken_over_lines_is_answered() -> None:
+    """'Who said that?' looks for the last quote the way it was chosen, line breaks read as spaces,
+    like 'which page?' does."""
+    from rag.chat_answers import said_by
+    from rag.followup import FollowUp
+
+    text = "Ana: Hacen falta ocho fotones para fijar\nuna molécula de CO2."
+    cue = replace(chunk(0, text), speakers=("Ana",))
+    passages = [Passage(1, Hit(cue, pinned=True), [cue], cue.text)]
+    quote = "Hacen falta ocho fotones para fijar una molécula de CO2."
+    follow = FollowUp("speaker", "¿Quién lo dijo?", pinned=[cue], quote=quote, speaker="Ana")
+    answer = said_by("¿Quién lo dijo?", follow, "es", passages, [passages[0].hit])
+    assert answer is not None and answer.text == f"Lo dijo Ana [1]: «{quote}»"
+
+
+def test_evidence_quotes_what_was_said_not_the_speaker_opener() -> None:
+    """A turn's first sentence carries "Name:" in the transcript's text; the quote under the answer
+    is what the person said (the label already names them)."""
+    text = "Daniel: Why less fine-tuning? Raza: We have seen less fine-tuning than we thought in 2022."
+    turn = chunk(0, text, source="/d/253.md", speakers=("Daniel", "Raza"))
+    cites = _cited("They saw less fine-tuning than they thought in 2022 [1].", turn)
+    assert [c.quote for c in cites] == ["We have seen less fine-tuning than we thought in 2022."]
+
+
+def test_a_sentence_joining_two_passages_facts_cites_both() -> None:
+    first = chunk(0, "We formally stood up project Maven in April of 2017.", source="/d/257.md")
+    second = chunk(1, "Maven was run by the Department of Defense.", source="/d/257b.md")
+    passages = [Passage(1, Hit(first), [first], first.text), Passage(2, Hit(second), [second], second.text)]
+    text, cites, replaced, _ = attribute(
+        "Maven began in 2017 at the Department of Defense [1].", passages, embed, lang="en"
+    )
+    assert replaced == [] and text.endswith("[1][2].") and len(cites) == 2
+    _, _, replaced, _ = attribute("Maven began in 2017 at the Navy [1].", passages, embed, lang="en")
+    assert replaced == ["Navy"]

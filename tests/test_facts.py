@@ -56,3 +56,50 @@ def test_a_page_or_time_is_held_by_the_label_it_is_read_from(
     sentence: str, labels: str, missing: list[str]
 ) -> None:
     assert check(sentence, "Teorema 2.3.12 (Heine-Cantor).", names_from=labels).unsupported == missing
+
+
+TALK = (
+    "He led two organizations: project Maven, and the Department of Defense Joint Artificial "
+    "Intelligence Center. Open AI is expecting there will be more fine-tuning, but it is not so "
+    "about that in the AI R&D world. Its DNA is software."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lang", "missing"),
+    [
+        # A Spanish answer over an English talk translates names it does not invent.
+        ("Maven era un proyecto de IA del Departamento de Defensa.", "es", []),
+        ("Maven era un proyecto del Departamento de Marina.", "es", ["Marina"]),
+        ("El proyecto Marte era del Departamento de Defensa.", "es", ["Marte"]),  # names stay as written
+        ("Maven era un proyecto del Departamento de Defensa.", "en", ["Defensa", "Departamento"]),
+        ("Maven era un proyecto del Departamento de Defensa.", None, ["Defensa", "Departamento"]),
+        # A spelled-out acronym, in any language; not one read from lower-case words.
+        ("It was run by the DoD.", "en", []),
+        ("It was run by the NSA.", "en", ["NSA"]),
+        # A long name may close up the transcript's spaces.
+        ("Según él, OpenAI espera más fine-tuning.", "es", []),
+        ("He says OpenAI expects more fine-tuning.", "en", []),
+        ("He says OpenBI expects more fine-tuning.", "en", ["OpenBI"]),
+        # An acronym in the other word order.
+        ("Su ADN es el software.", "es", []),
+        ("Su ADN es el software.", "en", ["ADN"]),
+    ],
+)
+def test_names_said_in_the_other_language_or_spelled_out(
+    sentence: str, lang: str | None, missing: list[str]
+) -> None:
+    assert check(sentence, TALK, lang=lang).unsupported == missing
+
+
+@pytest.mark.parametrize(
+    ("sentence", "missing"),
+    [
+        ("It was the CIA.", ["CIA"]),  # not read inside "especially"
+        ("It was the CTO.", []),
+        ("They bought GPUs.", []),
+        ("It was Cialis.", ["Cialis"]),  # a name opens a word
+    ],
+)
+def test_a_name_is_found_as_a_word_not_inside_one(sentence: str, missing: list[str]) -> None:
+    assert check(sentence, "It was especially the CTO who bought a GPU, a specialist.").unsupported == missing
