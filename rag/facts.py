@@ -104,7 +104,9 @@ def check(sentence: str, *sources: str, names_from: str = "", lang: str | None =
         sentence = re.sub(re.escape(title), " ", sentence, flags=re.IGNORECASE)
     allowed = " \n ".join(sources)
     values = _all_values(allowed)
-    folded = _joined(f"{allowed}\n{names_from}")
+    everything = f"{allowed}\n{names_from}"
+    # Joined for "Mary - Louise" = "Mary-Louise"; spaced so "Hudaybi" still opens a word of "al-Hudaybi".
+    folded = f"{_joined(everything)}\n{_JOINER.sub(' ', fold(everything))}"
     foreign = [s for s in sources if lang and guess_language(s) not in (lang, None)]
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
     missing += [

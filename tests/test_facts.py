@@ -103,3 +103,8 @@ def test_names_said_in_the_other_language_or_spelled_out(
 )
 def test_a_name_is_found_as_a_word_not_inside_one(sentence: str, missing: list[str]) -> None:
     assert check(sentence, "It was especially the CTO who bought a GPU, a specialist.").unsupported == missing
+
+
+def test_the_part_of_a_hyphenated_name_after_its_hyphen_is_a_word() -> None:
+    passage = "El liderazgo de la Hermandad, dirigido por Hasan al-Hudaybi, se mantuvo moderado."
+    assert check("La organización dirigida por Hasan Hudaybi era la Hermandad.", passage).unsupported == []
