@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.text import answer_language, tokenize
+from core.text import answer_language, guess_language, tokenize
 from core.types import Chunk
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label, play_link
@@ -252,14 +252,21 @@ def _overlap(sentence: str, passage: str) -> float:
     return len(words & set(tokenize(passage))) / len(words) if words else 0.0
 
 
-def support_matrix(sentences: Sequence[str], texts: Sequence[str], embed: Embed) -> np.ndarray:
-    """Support of each sentence by each text: half cosine similarity, half word overlap."""
+def support_matrix(
+    sentences: Sequence[str], texts: Sequence[str], embed: Embed, lang: str | None = None
+) -> np.ndarray:
+    """Support of each sentence by each text: half cosine similarity, half word overlap. A text in
+    another language than `lang` (the sentences') shares no words with them however well it
+    supports them, so there the similarity alone counts."""
     if not sentences or not texts:
         return np.zeros((len(sentences), len(texts)), dtype=np.float32)
     vecs = embed([*sentences, *texts])
     s, p = vecs[: len(sentences)], vecs[len(sentences) :]
+    cos = s @ p.T
     lex = np.array([[_overlap(x, t) for t in texts] for x in sentences], dtype=np.float32)
-    return np.asarray(0.5 * (s @ p.T) + 0.5 * lex, dtype=np.float32)
+    blend = 0.5 * cos + 0.5 * lex
+    foreign = np.array([bool(lang) and guess_language(t) not in (lang, None) for t in texts])
+    return np.asarray(np.where(foreign[None, :], cos, blend), dtype=np.float32)
 
 
 def _correct(sent: _Sentence, row: np.ndarray, n_passages: int, config: AttributionConfig) -> list[int]:
@@ -379,7 +386,7 @@ def attribute(
         _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[]) for raw in sentences_of(answer)
     ]
     sents = _fold_bare_markers(sents)
-    support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed)
+    support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed, lang)
     rows, quoted = [], False
     for r, (sent, row) in enumerate(zip(sents, support, strict=True)):
         sent.keep = _correct(sent, row, len(passages), config)

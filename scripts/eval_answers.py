@@ -6,6 +6,9 @@ Held-out splits (questions no prompt, threshold or training run of this project 
     split by article: "dev" (tuning) is the first third, "test" (reporting) the rest. The corpus
     is the whole data set, so retrieval searches every article.
   * clapnq: CLAP NQ (never used for training); "dev" is every fourth question, "test" the rest.
+  * es_over_en / en_over_es: the same SQuAD splits' answerable questions asked over the other
+    language's paragraphs (a Spanish student, an English lecture); gold answers stay the
+    question's language, the language the answer is written in.
 
     python scripts/eval_answers.py --set squad_es --split dev --limit 40 -o generator_precision=fp32
 """
@@ -34,10 +37,19 @@ SETS = {
     "squad_es": ("squad_es_v2_dev/dev-v2.0-es_small.json", "es"),
     "clapnq": ("clapnq_dev", None),
 }
+# Questions of one language over the other's paragraphs (each question's own paragraph found in
+# translation by `eval_data.align`); answerable questions only.
+CROSS = {"es_over_en": ("squad_es", "squad_en"), "en_over_es": ("squad_en", "squad_es")}
 REPORT = ROOT / "rag" / "weights" / "rag-reranker-minilm-l6" / "train_report.json"
 
 
 def held_out(name: str, split: str, data: Path) -> EvalSet:
+    if name in CROSS:
+        asked, over = CROSS[name]
+        questions = held_out(asked, split, data)
+        corpus = eval_data.load(data / SETS[over][0])
+        pairs = eval_data.align(eval_data.load(data / SETS[asked][0]), corpus)
+        return eval_data.crosslingual(questions, corpus, pairs, f"{name}-{split}")
     rel, lang = SETS[name]
     full = eval_data.load(data / rel)
     if lang is None:
@@ -59,7 +71,7 @@ def _ids_of(path: Path, titles: set[str]) -> set[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=sorted(SETS), required=True)
+    ap.add_argument("--set", choices=sorted([*SETS, *CROSS]), required=True)
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--skip", type=int, default=0, help="start after this many questions (a run in parts)")

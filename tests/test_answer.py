@@ -974,3 +974,17 @@ def test_a_sentence_joining_two_passages_facts_cites_both() -> None:
     assert replaced == [] and text.endswith("[1][2].") and len(cites) == 2
     _, _, replaced, _ = attribute("Maven began in 2017 at the Navy [1].", passages, embed, lang="en")
     assert replaced == ["Navy"]
+
+
+def test_an_uncited_sentence_is_cited_by_the_passage_it_translates() -> None:
+    """Across languages a passage shares no words with the answer, so its support is the
+    similarity alone (half similarity, half word overlap would never reach the citing bar)."""
+    talk = chunk(0, "Some of the changes that people want to do to these models are about getting factual context into the model.", source="/d/253.md")  # fmt: skip
+    said = "Algunos cambios que la gente quiere hacer a los modelos tratan de darles contexto factual."
+
+    def close(texts: Sequence[str]) -> np.ndarray:  # the two texts are 0.6 apart in meaning
+        vecs = np.array([[1.0, 0.0] if t == said else [0.6, 0.8] for t in texts], dtype=np.float32)
+        return vecs
+
+    text, cites, _, _ = attribute(said, [Passage(1, Hit(talk), [talk], talk.text)], close, lang="es")
+    assert text.endswith("[1].") and len(cites) == 1
