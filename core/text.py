@@ -234,9 +234,14 @@ _ES_HINTS = re.compile(
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”]*”|«[^»]*»')
 
 
+def own_words(text: str) -> str:
+    """An answer's text without what it quotes."""
+    return _QUOTED.sub(" ", text)
+
+
 def answer_language(text: str) -> str | None:
     """The language of an answer's own words, not of what it quotes, when they decide it."""
-    return guess_language(_QUOTED.sub(" ", text)) or guess_language(text)
+    return guess_language(own_words(text)) or guess_language(text)
 
 
 def question_language(question: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
+from core.text import guess_language, question_language
 from rag.retrieve import lexical_coverage
 from rag.types import Hit
 
@@ -21,35 +22,46 @@ class Evidence:
     best_rerank: float | None
     best_dense: float
     best_coverage: float
+    across: bool = False  # the closest passage is written in another language than the question
 
 
 def evidence(query: str, ranked: list[Hit], top_k: int) -> Evidence:
     scored = [h.rerank_score for h in ranked if h.rerank_score is not None]
     head = ranked[:top_k]
+    dense = [h for h in head if h.dense_score is not None]
+    closest = max(dense, key=lambda h: h.dense_score or 0.0, default=None)
+    written = guess_language(closest.chunk.text) if closest is not None else None
     return Evidence(
         best_rerank=max(scored) if scored else None,
-        best_dense=max((h.dense_score for h in head if h.dense_score is not None), default=0.0),
+        best_dense=(closest.dense_score or 0.0) if closest is not None else 0.0,
         best_coverage=max((lexical_coverage(query, h.chunk.text) for h in head), default=0.0),
+        across=written is not None and written != question_language(query),
     )
 
 
 @dataclass(frozen=True)
 class Abstention:
     """With a reranker and its threshold: its best score decides. Without: abstain only when both
-    the best dense similarity and the best word coverage are weak."""
+    the best dense similarity and the best word coverage are weak. A question over passages in the
+    other language matches them less closely (and shares no words with them), so it has its own
+    similarity threshold where one was calibrated (`dense_min_across`)."""
 
     rerank_min: float | None
     dense_min: float
     lexical_min: float
+    dense_min_across: float | None = None
 
     def decide(self, ev: Evidence) -> tuple[bool, str]:
         """(abstain?, the reason in words, shown to the user when abstaining)."""
         if ev.best_rerank is not None and self.rerank_min is not None:
             why = f"best rerank score {ev.best_rerank:.2f} (threshold {self.rerank_min:.2f})"
             return ev.best_rerank < self.rerank_min, why
-        weak = ev.best_dense < self.dense_min and ev.best_coverage < self.lexical_min
+        dense_min = (
+            self.dense_min_across if ev.across and self.dense_min_across is not None else self.dense_min
+        )
+        weak = ev.best_dense < dense_min and ev.best_coverage < self.lexical_min
         why = (
-            f"best similarity {ev.best_dense:.2f} (threshold {self.dense_min:.2f}), "
+            f"best similarity {ev.best_dense:.2f} (threshold {dense_min:.2f}), "
             f"word coverage {ev.best_coverage:.2f} (threshold {self.lexical_min:.2f})"
         )
         return weak, why
@@ -108,4 +120,5 @@ def calibrated_abstention(
         rerank_min=rerank_min if rerank_min is not None else rr.get("rerank_min"),
         dense_min=dense_min if dense_min is not None else emb.get("dense_min", generic["dense_min"]),
         lexical_min=emb.get("lexical_min", generic["lexical_min"]),
+        dense_min_across=emb.get("dense_min_across") if dense_min is None else None,
     )

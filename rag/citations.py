@@ -55,7 +55,7 @@ _ABBREVIATION = re.compile(
 # Small models often append their own list of sources (or echo the instructions); the sources
 # panel already shows them, so such a tail is cut.
 _TRAILER = re.compile(
-    r"(?:^|\n|(?<=[.!?])\s)\s*(?:\*\*)?(?:Sources|Fuentes|References|Referencias)(?:\*\*)?\s*:", re.I
+    r"(?:^|\n|(?<=[.!?])\s)\s*(?:\*\*)?(?:Sources?|Fuentes?|References?|Referencias?)(?:\*\*)?\s*:", re.I
 )
 QUOTE_LEAD = {"en": "The source says:", "es": "La fuente dice:"}
 # A list item's enumerator ("2. Italia", "3) …", "- …") is layout, not a number the answer states.

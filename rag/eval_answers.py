@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.text import answer_language, question_language
+from core.text import answer_language, guess_language, own_words, question_language
 from rag.answer import Assistant
 from rag.citations import QUOTE_LEAD, audit, sentences_of
 from rag.eval_data import EvalQuery, EvalSet
@@ -59,6 +59,14 @@ def _share(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
+def written_in(text: str) -> str:
+    """The language an answer is written in: its own words (not what it quotes), or, for an
+    answer that is the source's sentence quoted, the language of the lead that introduces it
+    ("La fuente dice: «…English…»" answers a Spanish question in Spanish)."""
+    lead = next((lang for lang, words in QUOTE_LEAD.items() if text.startswith(words)), None)
+    return guess_language(own_words(text)) or lead or answer_language(text) or question_language(text)
+
+
 @dataclass
 class _Tally:
     contained: list[bool] = field(default_factory=list)
@@ -83,10 +91,7 @@ class _Tally:
             self.unsupported.append(bool(missing))
             self.replaced.append(bool(answer.replaced_facts))
             self.dropped.append(bool(answer.dropped_sentences))
-            self.language.append(
-                (answer_language(answer.text) or question_language(answer.text))
-                == question_language(q.question)
-            )
+            self.language.append(written_in(answer.text) == question_language(q.question))
             detail |= {
                 "unsupported": missing,
                 "replaced": answer.replaced_facts,

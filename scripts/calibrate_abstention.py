@@ -7,7 +7,10 @@ signals are read by `rag.abstain.evidence`, exactly as at query time:
   * present: the collection holding its own article → should answer;
   * absent:  the other half's collection (the topic is not there) → should abstain.
 The thresholds chosen maximise balanced accuracy with at most 10% wrong abstentions and are
-written to rag/calibration.json (the embedder's, or with --reranker, the reranker's).
+written to rag/calibration.json (the embedder's, or with --reranker, the reranker's). Questions
+of each language are also searched in the other language's halves, aligned by translation, and
+fit the similarity threshold for passages in another language than the question
+(`dense_min_across`); the articles of scripts/eval_answers.py's held-out splits are left out there.
 
     python scripts/calibrate_abstention.py [--per-lang 300] [--reranker NAME] [--write]
 """
@@ -19,14 +22,14 @@ import json
 import random
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.embedder import CachedEmbedder, Embedder
 from ingest.pipeline import IngestOptions, Ingestor
-from rag import wiring
+from rag import eval_data, wiring
 from rag.abstain import Abstention, Evidence, evidence
 from rag.answer import Assistant
 from rag.cli_common import quiet_libraries
@@ -35,6 +38,8 @@ from rag.generate import Generator
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_WRONG = 0.10
+# The articles scripts/eval_answers.py holds out (the built-in reranker's validation articles).
+REPORT = ROOT / "rag" / "weights" / "rag-reranker-minilm-l6" / "train_report.json"
 
 
 @dataclass(frozen=True)
@@ -78,40 +83,71 @@ def _no_generator() -> Generator:
     raise RuntimeError("calibration never generates")
 
 
-def signals(
-    s: Settings,
-    lang: str,
-    data: Path,
-    per_lang: int,
-    rng: random.Random,
-    only: set[str] | None,
-    cache: Path | None,
-) -> list[Row]:
+@dataclass
+class Halves:
+    """One language's SQuAD articles split in two, each half ingested into its own collection."""
+
+    lang: str
+    path: Path
+    articles: dict[str, list[tuple[str, list[str]]]]
+    titles: list[list[str]]
+    helpers: list[Assistant]
+
+
+def halves_of(
+    s: Settings, lang: str, data: Path, rng: random.Random, work: Path, cache: Path | None
+) -> Halves:
     articles = load_squad(data)
     titles = sorted(articles)
     rng.shuffle(titles)
-    halves = [titles[::2], titles[1::2]]
-    with tempfile.TemporaryDirectory(prefix="rag-calibrate-") as tmp:
-        work = Path(tmp)
-        helpers = [
-            half_assistant(s, f"{lang}-{h}", [p for t in half for p, _ in articles[t]], work, cache)
-            for h, half in enumerate(halves)
-        ]
-        asked = [
-            (q, h)
-            for h, half in enumerate(halves)
-            for t in half
-            if only is None or t in only
-            for _, qs in articles[t]
-            for q in qs
-        ]
-        rng.shuffle(asked)
-        rows = []
-        for q, h in asked[:per_lang]:
-            for which, answerable in ((h, True), (1 - h, False)):
-                a = helpers[which]
-                ranked = a.search(q)
-                rows.append(Row(lang, answerable, evidence(q, ranked, a.options.top_k)))
+    split = [titles[::2], titles[1::2]]
+    helpers = [
+        half_assistant(s, f"{lang}-{h}", [p for t in half for p, _ in articles[t]], work, cache)
+        for h, half in enumerate(split)
+    ]
+    return Halves(lang, data, articles, split, helpers)
+
+
+def signals(halves: Halves, per_lang: int, rng: random.Random, only: set[str] | None) -> list[Row]:
+    """Each question searched in the half holding its article (present) and in the other one."""
+    asked = [
+        (q, h)
+        for h, half in enumerate(halves.titles)
+        for t in half
+        if only is None or t in only
+        for _, qs in halves.articles[t]
+        for q in qs
+    ]
+    rng.shuffle(asked)
+    return _rows(halves.lang, halves.helpers, asked[:per_lang])
+
+
+def cross_signals(
+    asked: Halves, over: Halves, per_lang: int, rng: random.Random, skip: set[str]
+) -> list[Row]:
+    """Questions of one language over the other's halves: present in the half holding the
+    translation of the question's paragraph (found by `eval_data.align`), absent in the other.
+    `skip`: articles whose questions are kept for scripts/eval_answers.py's held-out splits."""
+    pairs = eval_data.align(eval_data.load(asked.path), eval_data.load(over.path))
+    half_of = {t: h for h, half in enumerate(over.titles) for t in half}
+    questions = [
+        (q, half_of[pairs[f"{t}-{n}"].rsplit("-", 1)[0]])
+        for t, paragraphs in asked.articles.items()
+        if t not in skip
+        for n, (_, qs) in enumerate(paragraphs)
+        if f"{t}-{n}" in pairs
+        for q in qs
+    ]
+    rng.shuffle(questions)
+    return _rows(f"{asked.lang}>{over.lang}", over.helpers, questions[:per_lang])
+
+
+def _rows(lang: str, helpers: list[Assistant], asked: list[tuple[str, int]]) -> list[Row]:
+    rows = []
+    for q, h in asked:
+        for which, answerable in ((h, True), (1 - h, False)):
+            a = helpers[which]
+            rows.append(Row(lang, answerable, evidence(q, a.search(q), a.options.top_k)))
     return rows
 
 
@@ -142,9 +178,9 @@ def best_rule(rows: list[Row], candidates: list[Abstention]) -> Abstention:
 
 
 def measured(rows: list[Row], rule: Abstention) -> dict[str, dict[str, float]]:
+    langs = sorted({r.lang for r in rows})
     return {
-        lang: rates([r for r in rows if lang == "all" or r.lang == lang], rule)
-        for lang in ("en", "es", "all")
+        lang: rates([r for r in rows if lang == "all" or r.lang == lang], rule) for lang in [*langs, "all"]
     }
 
 
@@ -169,24 +205,18 @@ def main() -> None:
                 validation = json.loads(report.read_text())["validation"]
                 held_out = {k: set(v["val_titles"]) for k, v in validation.items()}
         rng = random.Random(13)
-        rows = signals(
-            s,
-            "en",
-            args.data / "squad2_dev_half_en/dev-v2.0.json",
-            args.per_lang,
-            rng,
-            held_out.get("en"),
-            args.embed_cache,
+        work = Path(tempfile.mkdtemp(prefix="rag-calibrate-", dir=home))
+        en = halves_of(s, "en", args.data / "squad2_dev_half_en/dev-v2.0.json", rng, work, args.embed_cache)
+        rows = signals(en, args.per_lang, rng, held_out.get("en"))
+        es = halves_of(
+            s, "es", args.data / "squad_es_v2_dev/dev-v2.0-es_small.json", rng, work, args.embed_cache
         )
-        rows += signals(
-            s,
-            "es",
-            args.data / "squad_es_v2_dev/dev-v2.0-es_small.json",
-            args.per_lang,
-            rng,
-            held_out.get("es"),
-            args.embed_cache,
-        )
+        rows += signals(es, args.per_lang, rng, held_out.get("es"))
+        answers_held_out = {
+            k: set(v["val_titles"]) for k, v in json.loads(REPORT.read_text())["validation"].items()
+        }
+        across = [] if args.reranker else cross_signals(es, en, args.per_lang, rng, answers_held_out["es"])
+        across += [] if args.reranker else cross_signals(en, es, args.per_lang, rng, answers_held_out["en"])
     data = json.loads((ROOT / "rag" / "calibration.json").read_text())
     generic = data["generic"]
     if args.reranker:
@@ -202,7 +232,16 @@ def main() -> None:
             for d in np.arange(0.0, 0.9, 0.01)
         ]
         rule = best_rule(rows, grid)
-        entry = {"dense_min": rule.dense_min, "lexical_min": rule.lexical_min}
+        # The threshold for passages in the other language, fitted on those questions alone with
+        # the same rule (word coverage is near zero there, so similarity decides).
+        grid = [replace(rule, dense_min_across=round(float(d), 2)) for d in np.arange(0.0, 0.9, 0.01)]
+        rule = best_rule(across, grid)
+        entry = {
+            "dense_min": rule.dense_min,
+            "lexical_min": rule.lexical_min,
+            "dense_min_across": rule.dense_min_across,
+        }
+        rows += across
         section, key = "embedders", f"{s.embedder_backend}:{s.embedder}"
     entry |= {
         "measured": measured(rows, rule),

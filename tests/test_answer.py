@@ -121,6 +121,22 @@ def test_abstention_decisions() -> None:
     assert rule(rerank_min=-1.0).decide(evidence("q", ranked, 5))[0] is False
 
 
+def test_a_question_over_passages_in_the_other_language_has_its_own_threshold() -> None:
+    """A Spanish question matches an English passage less closely than a Spanish one (and shares no
+    words with it): its similarity is judged against the threshold calibrated across languages."""
+    english = [Hit(chunk(0, "In 1979, the Soviet Union deployed its army into Afghanistan, and it was a war."), dense_score=0.40)]  # fmt: skip
+    spanish = [Hit(chunk(0, "En 1979 la Unión Soviética desplegó su ejército en Afganistán y fue una guerra."), dense_score=0.40)]  # fmt: skip
+    question = "¿Quién desplegó su ejército en Afganistán en 1979?"
+    across, same = evidence(question, english, 5), evidence(question, spanish, 5)
+    assert across.across and not same.across
+    rule = Abstention(None, dense_min=0.44, lexical_min=1.01, dense_min_across=0.38)
+    assert not rule.decide(across)[0] and "threshold 0.38" in rule.decide(across)[1]
+    assert rule.decide(same)[0]  # 0.40 is weak for a passage in the question's own language
+    assert Abstention(None, dense_min=0.44, lexical_min=1.01).decide(across)[0]  # none calibrated
+    name = "sentence-transformers:embeddinggemma-300m"
+    assert calibrated_abstention(name, None, chunk_tokens=96).dense_min_across is not None
+
+
 def test_abstain_does_not_call_the_generator(indexed: Env) -> None:
     gen = ScriptedGenerator()
     a = assistant(indexed, gen, rule(dense_min=0.99, lexical_min=0.99))
@@ -458,6 +474,8 @@ def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
         "Adam uses beta1 0.9 [1]. Sources: (optimizers.pdf) Explanation in 2-4 sentences"
     ) == ("Adam uses beta1 0.9 [1].")
     assert strip_trailer("Fuentes: nada") == "Fuentes: nada"  # nothing before it: keep the text
+    assert strip_trailer("Dio lugar a Londonistan [1]. Fuente:") == "Dio lugar a Londonistan [1]."
+    assert strip_trailer("La fuente dice: «Londonistan».") == "La fuente dice: «Londonistan»."
     assert strip_trailer("Open sources are good.") == "Open sources are good."
 
 

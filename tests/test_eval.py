@@ -273,3 +273,13 @@ def test_each_answer_records_which_documents_it_cited() -> None:
     detail = tally.add(q, answer, {"lovelace": "lovelace", "babbage": "babbage"})
     assert detail["cited"] == [{"doc": "lovelace", "ok": True}, {"doc": "babbage", "ok": False}]
     assert detail["gold_docs"] == ["lovelace"] and tally.cited_ok == [True, False]
+
+
+def test_an_answer_quoting_its_source_is_in_the_language_of_its_own_words() -> None:
+    from rag.eval_answers import written_in
+
+    assert written_in("La fuente dice: «The Soviet Union deployed its 40th Army.» [1].") == "es"
+    assert written_in("The source says: «La Unión Soviética desplegó su ejército.» [1].") == "en"
+    said = "La Unión Soviética desplegó su 40.º ejército en Afganistán en 1979 [1]. La fuente dice: «In 1979, the Soviet Union deployed its 40th Army into Afghanistan.» [1]."  # fmt: skip
+    assert written_in(said) == "es"
+    assert written_in("The Soviet Union deployed its army into Afghanistan in 1979 [1].") == "en"
