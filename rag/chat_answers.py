@@ -9,7 +9,7 @@ small model repeats."""
 from __future__ import annotations
 
 from core.types import Chunk
-from rag.citations import cite_quote, sentences_of, unwrapped
+from rag.citations import cite_quote, quote_at, sentences_of
 from rag.context import CountTokens, build_passages
 from rag.followup import FollowUp
 from rag.types import Answer, Hit, Passage
@@ -41,9 +41,8 @@ def pinned_passages(hits: list[Hit], count_tokens: CountTokens, budget: int) -> 
 
 def _holds(passages: list[Passage], quote: str) -> bool:
     """Whether the first passage still holds the previous answer's quote (the document may have
-    changed since). A quote is chosen with the passage's line breaks read as spaces (a PDF's lines),
-    so it is looked for the same way."""
-    return bool(quote and passages and quote[:80] in unwrapped(passages[0].text))
+    changed since)."""
+    return bool(quote and passages and quote_at(passages[0].text, quote) >= 0)
 
 
 def said_by(

@@ -510,11 +510,17 @@ def _order(sents: list[_Sentence]) -> dict[int, int]:
     return order
 
 
+def quote_at(text: str, quote: str) -> int:
+    """Where `text` holds `quote` (-1: nowhere). A quote is chosen with the text's line breaks read
+    as spaces (a PDF's lines), so it is looked for the same way, by its opening 80 characters."""
+    return unwrapped(text).find(quote[:80])
+
+
 def _holding(quote: str, chunks: Sequence[Chunk]) -> list[Chunk]:
     """The chunk of a passage that holds the quote, narrowed to the cue or page it sits in (all
     the passage's chunks when no single one holds it)."""
     for c in chunks:
-        at = unwrapped(c.text).find(quote[:80])
+        at = quote_at(c.text, quote)
         if at >= 0:
             return [c.narrowed_to(at, at + len(quote))]
     return list(chunks)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.text import answer_language, guess_language, own_words, question_language
+from core.text import guess_language, own_words, question_language
 from rag.answer import Assistant
 from rag.citations import QUOTE_LEAD, audit, sentences_of
 from rag.eval_data import EvalQuery, EvalSet
@@ -64,7 +64,7 @@ def written_in(text: str) -> str:
     answer that is the source's sentence quoted, the language of the lead that introduces it
     ("La fuente dice: «…English…»" answers a Spanish question in Spanish)."""
     lead = next((lang for lang, words in QUOTE_LEAD.items() if text.startswith(words)), None)
-    return guess_language(own_words(text)) or lead or answer_language(text) or question_language(text)
+    return guess_language(own_words(text)) or lead or guess_language(text) or question_language(text)
 
 
 @dataclass

@@ -15,6 +15,16 @@ from pathlib import Path
 
 from rag.errors import InputError
 
+# The SQuAD articles the built-in reranker held out of training (its train_report.json): the
+# held-out answer splits of scripts/eval_answers.py, kept out of every calibration.
+_RERANKER_REPORT = Path(__file__).parent / "weights" / "rag-reranker-minilm-l6" / "train_report.json"
+
+
+def held_out_articles() -> dict[str, set[str]]:
+    """Language → the titles of the SQuAD articles no training or calibration run has used."""
+    validation = json.loads(_RERANKER_REPORT.read_text(encoding="utf-8"))["validation"]
+    return {lang: set(v["val_titles"]) for lang, v in validation.items()}
+
 
 @dataclass(frozen=True)
 class EvalDoc:

@@ -107,7 +107,7 @@ def check(sentence: str, *sources: str, names_from: str = "", lang: str | None =
     everything = f"{allowed}\n{names_from}"
     # Joined for "Mary - Louise" = "Mary-Louise"; spaced so "Hudaybi" still opens a word of "al-Hudaybi".
     folded = f"{_joined(everything)}\n{_JOINER.sub(' ', fold(everything))}"
-    foreign = [s for s in sources if lang and guess_language(s) not in (lang, None)]
+    foreign = _LETTERS.findall(" ".join(s for s in sources if lang and guess_language(s) not in (lang, None)))
     missing = [token for token, vals in numbers(sentence).items() if not vals & values]
     missing += [
         name
@@ -190,15 +190,13 @@ def _translated(name: str, foreign: list[str]) -> bool:
     """Whether a passage in another language states `name` translated: a cognate (its first five
     letters: "Departamento de Defensa" for "Department of Defense") or an acronym in the other
     word order ("IA" for "AI", "ADN" for "DNA"). A person's or product's name is written the same in
-    both languages and must occur as it is."""
-    if not foreign:
-        return False
-    text = " ".join(foreign)
+    both languages and must occur as it is. `foreign`: the words of the passages in the other
+    language."""
     bare = fold(name)
     if name.isupper() and name.isalpha():
         letters = sorted(bare)
-        return any(sorted(fold(w)) == letters for w in _LETTERS.findall(text) if w.isupper())
-    return len(bare) >= 5 and any(fold(w).startswith(bare[:5]) for w in _LETTERS.findall(text))
+        return any(sorted(fold(w)) == letters for w in foreign if w.isupper())
+    return len(bare) >= 5 and any(fold(w).startswith(bare[:5]) for w in foreign)
 
 
 def _joined(text: str) -> str:

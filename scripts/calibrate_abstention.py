@@ -38,8 +38,6 @@ from rag.generate import Generator
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_WRONG = 0.10
-# The articles scripts/eval_answers.py holds out (the built-in reranker's validation articles).
-REPORT = ROOT / "rag" / "weights" / "rag-reranker-minilm-l6" / "train_report.json"
 
 
 @dataclass(frozen=True)
@@ -212,11 +210,11 @@ def main() -> None:
             s, "es", args.data / "squad_es_v2_dev/dev-v2.0-es_small.json", rng, work, args.embed_cache
         )
         rows += signals(es, args.per_lang, rng, held_out.get("es"))
-        answers_held_out = {
-            k: set(v["val_titles"]) for k, v in json.loads(REPORT.read_text())["validation"].items()
-        }
-        across = [] if args.reranker else cross_signals(es, en, args.per_lang, rng, answers_held_out["es"])
-        across += [] if args.reranker else cross_signals(en, es, args.per_lang, rng, answers_held_out["en"])
+        across: list[Row] = []
+        if not args.reranker:
+            kept = eval_data.held_out_articles()  # scripts/eval_answers.py's held-out splits
+            across = cross_signals(es, en, args.per_lang, rng, kept["es"])
+            across += cross_signals(en, es, args.per_lang, rng, kept["en"])
     data = json.loads((ROOT / "rag" / "calibration.json").read_text())
     generic = data["generic"]
     if args.reranker:

@@ -40,7 +40,6 @@ SETS = {
 # Questions of one language over the other's paragraphs (each question's own paragraph found in
 # translation by `eval_data.align`); answerable questions only.
 CROSS = {"es_over_en": ("squad_es", "squad_en"), "en_over_es": ("squad_en", "squad_es")}
-REPORT = ROOT / "rag" / "weights" / "rag-reranker-minilm-l6" / "train_report.json"
 
 
 def held_out(name: str, split: str, data: Path) -> EvalSet:
@@ -55,7 +54,7 @@ def held_out(name: str, split: str, data: Path) -> EvalSet:
     if lang is None:
         queries = [q for i, q in enumerate(full.queries) if (i % 4 == 0) == (split == "dev")]
     else:
-        titles = sorted(json.loads(REPORT.read_text())["validation"][lang]["val_titles"])
+        titles = sorted(eval_data.held_out_articles()[lang])
         cut = max(1, len(titles) // 3)
         chosen = set(titles[:cut] if split == "dev" else titles[cut:])
         ids = _ids_of(data / rel, chosen)
