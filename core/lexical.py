@@ -7,11 +7,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.text import tokenize
+from core.types import speakers_of
 
 if TYPE_CHECKING:
     from core.store import VectorCollection
@@ -19,15 +20,19 @@ if TYPE_CHECKING:
 
 class LexicalIndex:
     """BM25 over a collection's chunk texts (bm25s), saved beside the store with the collection
-    revision it was built from."""
+    revision it was built from, and the names of the collection's speakers (read by the query side
+    with the words: `rag.named`)."""
 
-    def __init__(self, bm25: object, ids: list[str], revision: str = "") -> None:
+    def __init__(
+        self, bm25: object, ids: list[str], revision: str = "", speakers: frozenset[str] | None = frozenset()
+    ) -> None:
         self._bm25 = bm25
         self.ids = ids
         self.revision = revision  # the collection revision it was built from
+        self.speakers = speakers  # None: saved before speakers were kept (rebuilt by `synced`)
 
     @classmethod
-    def build(cls, records: Iterable[tuple[str, str]]) -> LexicalIndex | None:
+    def build(cls, records: Iterable[tuple[str, str]], speakers: Iterable[str] = ()) -> LexicalIndex | None:
         import bm25s
 
         ids: list[str] = []
@@ -39,7 +44,7 @@ class LexicalIndex:
             return None
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        return cls(bm25, ids)
+        return cls(bm25, ids, speakers=frozenset(speakers))
 
     def save(self, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +52,7 @@ class LexicalIndex:
         self._bm25.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
         (tmp / "ids.json").write_text(json.dumps(self.ids))
         (tmp / "revision").write_text(self.revision)
+        (tmp / "speakers.json").write_text(json.dumps(sorted(self.speakers or ())))
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
             os.replace(folder, old)
@@ -62,8 +68,9 @@ class LexicalIndex:
         try:
             bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
             ids = json.loads((folder / "ids.json").read_text())
-            rev = folder / "revision"
-            return cls(bm25, ids, rev.read_text() if rev.exists() else "")
+            rev, named = folder / "revision", folder / "speakers.json"
+            speakers = frozenset(json.loads(named.read_text())) if named.exists() else None
+            return cls(bm25, ids, rev.read_text() if rev.exists() else "", speakers)
         except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError):
             # Damaged files (UnicodeDecodeError and JSON errors are ValueErrors): the index is
             # derived data, so it counts as missing and `synced` rebuilds it from the store.
@@ -96,9 +103,18 @@ def synced(
     default, straight to `folder`: the ingest side, which holds the collection's lock."""
     revision = str(collection.metadata.get("revision", ""))
     index = LexicalIndex.load(folder)
-    if index is not None and index.revision == revision:
+    if index is not None and index.revision == revision and index.speakers is not None:
         return index
-    index = LexicalIndex.build((i, t) for i, t, _ in collection.iter_records())
+    speakers: set[str] = set()
+
+    def texts() -> Iterator[tuple[str, str]]:
+        for chunk_id, text, meta in collection.iter_records():
+            speakers.update(speakers_of(meta))
+            yield chunk_id, text
+
+    index = LexicalIndex.build(texts())
+    if index is not None:
+        index.speakers = frozenset(speakers)
     if index is None:
         if save is None:
             remove(folder)

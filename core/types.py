@@ -178,10 +178,7 @@ class Chunk:
 
     @classmethod
     def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-        raw_speakers = meta.get("speakers") or []
-        speakers = (
-            tuple(str(s) for s in raw_speakers) if isinstance(raw_speakers, list) else (str(raw_speakers),)
-        )
+        speakers = speakers_of(meta)
         extra = {k[5:]: v for k, v in meta.items() if k.startswith("meta_")}
         return cls(
             id=chunk_id,
@@ -229,3 +226,9 @@ def date_number(date: str | None, *, upper: bool = False) -> int | None:
     if len(digits) < 4:
         return None
     return int(digits[:8].ljust(8, "9" if upper else "0"))
+
+
+def speakers_of(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The speakers a stored chunk's metadata names (a list; one name in older records)."""
+    raw = meta.get("speakers") or []
+    return tuple(str(s) for s in raw) if isinstance(raw, list) else (str(raw),)

@@ -33,6 +33,7 @@ from rag.generate import Generation, Generator, Message, OnToken
 from rag.grounding import REFUSAL
 from rag.loops import trim_loop
 from rag.memory import Memory, Turn
+from rag.named import speaker_named
 from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
@@ -63,6 +64,7 @@ class AskOptions:
     concise_answers: bool  # a factual question's answer keeps to the passages its first sentence cites
     short_facts: bool  # a factual question is asked for 1-2 sentences, the fact first
     context_neighbours: int  # chunks on each side of a hit added to its passage
+    speaker_from_question: bool  # a speaker the question names filters the search (rag/named.py)
     abstention: Abstention
 
 
@@ -121,13 +123,16 @@ class Assistant:
         lang = question_language(question)
         follow = self._follow_up(question, memory)
         query = follow.query
-        ranked = pin(follow.pinned, self.search(query, filters, follow.extra, timings))
+        typed = pin(follow.pinned, self.search(query, filters, follow.extra, timings))
+        filters, named = self._speaker_search(query, filters, follow, timings)
+        ranked = pin(follow.pinned, named) if named else typed
         hits = ranked[: self.options.top_k]
         # A structural follow-up answers from what the conversation points at, not from a search.
+        # Abstention reads the question as typed: its thresholds were fitted on such searches.
         abstain, why = (
             (False, "")
             if follow.structural
-            else self.options.abstention.decide(evidence(query, ranked, self.options.top_k))
+            else self.options.abstention.decide(evidence(query, typed, self.options.top_k))
         )
         if abstain:
             answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
@@ -147,6 +152,24 @@ class Assistant:
                 )
             )
         return answer
+
+    def _speaker_search(
+        self, query: str, filters: Filters | None, follow: FollowUp, timings: dict[str, float]
+    ) -> tuple[Filters | None, list[Hit]]:
+        """A question naming one of the collection's speakers also searches that speaker's passages
+        for the rest of the question (rag/named.py), and those candidates are the answer's; unless
+        the user chose a speaker, or none of the speaker's passages passes their other filters
+        (then: the filters as given, no candidates)."""
+        if not self.options.speaker_from_question or follow.structural or (filters and filters.speaker):
+            return filters, []
+        named = speaker_named(query, self.retriever.speakers)
+        if named.speaker is None:
+            return filters, []
+        within = replace(filters or Filters(), speaker=named.speaker)
+        took = timings.get("retrieve", 0.0)
+        found = self.search(named.query, within, follow.extra, timings)
+        timings["retrieve"] = timings.get("retrieve", 0.0) + took
+        return (within, found) if found else (filters, [])
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
         """What the question refers to in the conversation (rag/followup.py); no model call."""

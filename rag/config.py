@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     context_neighbours: int = Field(
         1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )
+    speaker_from_question: bool = Field(
+        True,
+        description="A question naming one of the collection's speakers searches only that speaker's passages, for the rest of the question",
+    )
     generator_precision: Literal["fp32", "bf16", "int4", "int8", "int8-dynamic"] = Field(
         "int8",
         description="Generator on CPU: fp32, bf16, int8 (int8 weights, bf16 matmuls), int4 (a 4-bit GGUF's own 4-bit weights where it has them, int8 elsewhere) or int8-dynamic (int8 weights and activations)",

@@ -143,6 +143,11 @@ class Retriever:
         self.lexical = lexical
         self.fusion = fusion
 
+    @property
+    def speakers(self) -> frozenset[str]:
+        """The collection's speakers, as its BM25 index recorded them."""
+        return (self.lexical.speakers or frozenset()) if self.lexical is not None else frozenset()
+
     def retrieve(
         self, query: str, k: int = 30, filters: Filters | None = None, extra: Sequence[Chunk] = ()
     ) -> list[Hit]:

@@ -1,0 +1,178 @@
+"""A question naming one of the collection's speakers: read as a speaker filter (rag/named.py),
+applied by `Assistant.ask`, with the speakers kept by the BM25 index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.lexical import LexicalIndex, synced
+from rag.named import speaker_named
+from rag.retrieve import Filters
+from tests.helpers import Env, ask_options
+from tests.test_answer import assistant, retriever, rule
+
+SPEAKERS = [
+    *("Don Beyer", "Daniel Whitenack", "Chris Benson", "Chris Ortega", "Karan Malhotra", "José Martín"),
+    "Daniel Whitenack: I",  # a transcript parser's stray label, not a speaker
+    "Break",  # a transcript's "**Break:**" line
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "query", "speaker"),
+    [
+        (
+            "¿Cuántas páginas de apuntes escribió Don Beyer?",
+            "¿Cuántas páginas de apuntes escribió?",
+            "Don Beyer",
+        ),
+        (
+            "According to Karan Malhotra, how many people joined the collective?",
+            "how many people joined the collective?",
+            "Karan Malhotra",
+        ),
+        (
+            "¿Cuántos proyectos de ley se presentaron según Don Beyer?",
+            "¿Cuántos proyectos de ley se presentaron?",
+            "Don Beyer",
+        ),
+        ("What did the dataset hold, according to Karan?", "What did the dataset hold?", "Karan Malhotra"),
+        (
+            "¿Qué opina Malhotra de los modelos abiertos?",
+            "¿Qué opina de los modelos abiertos?",
+            "Karan Malhotra",
+        ),
+        ("¿Qué dijo Daniel sobre los agentes?", "¿Qué dijo sobre los agentes?", "Daniel Whitenack"),
+        (
+            "what does don beyer think about education policy?",
+            "what does think about education policy?",
+            "Don Beyer",
+        ),
+        (
+            "¿Qué explicó jose martin sobre derivadas cruzadas?",
+            "¿Qué explicó sobre derivadas cruzadas?",
+            "José Martín",
+        ),
+    ],
+)
+def test_a_named_speaker_becomes_a_filter_and_leaves_the_search(
+    question: str, query: str, speaker: str
+) -> None:
+    named = speaker_named(question, SPEAKERS)
+    assert (named.query, named.speaker) == (query, speaker)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Quién es Don Beyer?",  # about the person: nothing left to search
+        "What did Chris say about Don Beyer's background?",  # two speakers
+        "What did Chris Benson's guest say about Don Beyer?",
+        "How does beam search work?",  # no speaker
+        "Did the karan model win?",  # a part alone counts only written as a name
+        "¿Qué hizo Don con los modelos?",  # "Don" alone is too short to be read as a name
+        "¿Qué dijo Chris sobre los agentes?",  # "Chris" is not one speaker's alone
+        "How long was the break between the two talks?",  # a one-word name counts only as written
+    ],
+)
+def test_questions_that_name_no_single_speaker_are_searched_as_typed(question: str) -> None:
+    assert speaker_named(question, SPEAKERS).speaker is None
+    assert speaker_named(question, SPEAKERS).query == question
+
+
+def test_the_index_keeps_the_speakers_and_an_index_saved_without_them_is_rebuilt(indexed: Env) -> None:
+    folder = indexed.lexical_dir()
+    index = LexicalIndex.load(folder)
+    assert index is not None and "Priya Natarajan" in (index.speakers or ())
+    (folder / "speakers.json").unlink()  # an index saved before speakers were kept
+    old = LexicalIndex.load(folder)
+    assert old is not None and old.speakers is None
+    rebuilt = synced(indexed.store.open("test"), folder)
+    assert rebuilt is not None and "Priya Natarajan" in (rebuilt.speakers or ())
+
+
+class _Spy:
+    """Records what the retriever was asked."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, Filters | None]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def retrieve(self, query: str, k: int = 30, filters: Filters | None = None, extra: object = ()) -> object:
+        self.calls.append((query, filters))
+        return self.inner.retrieve(query, k, filters, extra)  # type: ignore[attr-defined]
+
+
+def _ask(env: Env, question: str, filters: Filters | None = None, **options: object) -> tuple[object, _Spy]:
+    from dataclasses import replace
+
+    from rag.generate import ScriptedGenerator
+
+    gen = ScriptedGenerator()
+    gen.enqueue("It is about 1.9 percent [1].")
+    a = assistant(env, gen, rule(dense_min=0.0))
+    a.options = replace(a.options, **options)  # type: ignore[arg-type]
+    spy = _Spy(retriever(env))
+    a.retriever = spy  # type: ignore[assignment]
+    return a.ask(question, filters=filters), spy
+
+
+def test_ask_searches_the_named_speakers_passages_for_the_rest_of_the_question(indexed: Env) -> None:
+    answer, spy = _ask(
+        indexed, "According to Priya Natarajan, what is the chance of disease after a positive test?"
+    )
+    question = "According to Priya Natarajan, what is the chance of disease after a positive test?"
+    assert spy.calls == [
+        (question, None),  # as typed: what abstention reads
+        ("what is the chance of disease after a positive test?", Filters(speaker="Priya Natarajan")),
+    ]
+    assert answer.filters == "speaker Priya Natarajan"  # type: ignore[attr-defined]
+    assert answer.hits and all("Priya Natarajan" in h.chunk.speakers for h in answer.hits)  # type: ignore[attr-defined]
+    # What the conversation made of the question stays the question (follow-ups build on it).
+    assert answer.query.startswith("According to Priya Natarajan")  # type: ignore[attr-defined]
+
+
+def test_a_named_speaker_is_not_read_when_turned_off_or_chosen_or_filtered_out(indexed: Env) -> None:
+    question = "According to Priya Natarajan, what is the chance of disease after a positive test?"
+    _, off = _ask(indexed, question, speaker_from_question=False)
+    assert off.calls == [(question, None)]
+    chosen = Filters(speaker="Priya Natarajan")
+    _, user = _ask(indexed, question, chosen)
+    assert user.calls == [(question, chosen)]
+    slides = Filters(source="*.pdf")  # the speaker has no passage there: searched as typed, within it
+    answer, spy = _ask(indexed, question, slides)
+    assert spy.calls[-1][1] == Filters(source="*.pdf", speaker="Priya Natarajan")
+    assert answer.filters == "source *.pdf"  # type: ignore[attr-defined]
+    assert answer.hits and all(h.chunk.source.endswith(".pdf") for h in answer.hits)  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+def indexed(tmp_path: Path, corpus_copy: Path) -> Env:
+    env = Env(tmp_path / "state", dim=256)
+    env.ingest(corpus_copy)
+    return env
+
+
+def test_abstention_reads_the_question_as_typed(indexed: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its thresholds were fitted on questions searched as typed; the shorter rest of a question
+    matches its passages less closely, and would be refused where the typed one is answered."""
+    import rag.answer
+
+    judged: list[tuple[str, list[str]]] = []
+    real = rag.answer.evidence
+
+    def spy(query: str, ranked: list[Any], top_k: int) -> Any:
+        judged.append((query, [h.chunk.id for h in ranked]))
+        return real(query, ranked, top_k)
+
+    monkeypatch.setattr(rag.answer, "evidence", spy)
+    question = "According to Priya Natarajan, what is the chance of disease after a positive test?"
+    _ask(indexed, question)
+    typed = retriever(indexed).retrieve(question, ask_options().candidates)
+    assert judged == [(question, [h.chunk.id for h in typed])]
