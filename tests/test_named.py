@@ -176,3 +176,14 @@ def test_abstention_reads_the_question_as_typed(indexed: Env, monkeypatch: pytes
     _ask(indexed, question)
     typed = retriever(indexed).retrieve(question, ask_options().candidates)
     assert judged == [(question, [h.chunk.id for h in typed])]
+
+
+def test_the_stats_line_says_which_speaker_was_searched(indexed: Env) -> None:
+    from rag.ui.render import stats_line
+
+    answer, _ = _ask(
+        indexed, "According to Priya Natarajan, what is the chance of disease after a positive test?"
+    )
+    assert "searched within speaker Priya Natarajan" in stats_line(answer)  # type: ignore[arg-type]
+    plain, _ = _ask(indexed, "What is the chance of disease after a positive test?")
+    assert "searched within" not in stats_line(plain)  # type: ignore[arg-type]

@@ -112,8 +112,10 @@ def stats_line(answer: Answer) -> str:
     if not answer.model:  # a chat follow-up read from the talk (rag/chat_answers.py)
         return f"[dim]read from the cited talk, no model call; {t.get('total', 0):.2f}s[/]"
     speed = answer.output_tokens / t["generate"] if t.get("generate") else 0.0
+    # Filters may come from the question itself (a speaker it names), so they are always shown.
+    within = f"searched within {markup_safe(answer.filters)}; " if answer.filters else ""
     return (
-        f"[dim]{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
+        f"[dim]{within}{answer.input_tokens} input tokens, {answer.output_tokens} output tokens, "
         f"{t.get('total', 0):.1f}s total (first token {t.get('first_token', 0):.1f}s, {speed:.1f} tok/s)[/]"
     )
 
