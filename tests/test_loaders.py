@@ -284,3 +284,16 @@ def test_markdown_transcript_with_one_turn_per_line(tmp_path: Path, lines: list[
     assert turns[0].end_s == 150.0 and turns[1].end_s == 185.0
     assert not any("**" in u.text for u in doc.units)
     assert turns[1].text == "Luis Gil: ¿Y la fase oscura?"
+
+
+def test_bold_that_runs_past_the_colon_is_not_part_of_the_speakers_name(tmp_path: Path) -> None:
+    f = tmp_path / "episode.md"
+    lines = [
+        "**Daniel Whitenack:** Do you code?",
+        "**Chris Benson: I**ndeed, I do.",
+        "**Don Beyer: Yes** every day.",
+    ]
+    f.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    turns = [u for u in load(f).units if u.speaker]
+    assert [u.speaker for u in turns] == ["Daniel Whitenack", "Chris Benson", "Don Beyer"]
+    assert [u.text for u in turns[1:]] == ["Chris Benson: Indeed, I do.", "Don Beyer: Yes every day."]

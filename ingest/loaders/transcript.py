@@ -70,8 +70,7 @@ def parse(text: str, base: int = 0) -> list[Unit]:
             body = body[first.end() :].lstrip()
         turn = _BOLD_TURN.match(body) or _PLAIN_TURN.match(body)
         if turn:
-            speaker = turn.group(1).strip()
-            body = body[turn.end() :]
+            speaker, body = _speaker_and_words(turn, body)
             lead = TIMESTAMP.match(body)
             if lead:
                 now = to_seconds(lead)
@@ -88,3 +87,14 @@ def parse(text: str, base: int = 0) -> list[Unit]:
         nxt = next((r[4] for r in raw[i + 1 :] if r[4] is not None and t is not None and r[4] > t), None)
         units.append(Unit(shown, start, end, start_s=t, end_s=nxt if nxt is not None else t, speaker=who))
     return units
+
+
+def _speaker_and_words(turn: re.Match[str], body: str) -> tuple[str, str]:
+    """The turn's speaker and what follows. Bold that runs past the colon ("**Chris Benson:
+    I**ndeed, I do.", a typo in a published transcript) holds the first words, not the name."""
+    name, colon, spoken = turn.group(1).partition(":")
+    rest = body[turn.end() :]
+    if colon and spoken.strip():
+        glued = rest[:1].isalnum() and body[turn.end() - 1 : turn.end()] == "*"  # "I**ndeed"
+        rest = spoken.strip() + ("" if glued else " ") + rest
+    return name.strip(), rest
