@@ -8,8 +8,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.text import tokenize
 from core.types import speakers_of
@@ -18,21 +19,40 @@ if TYPE_CHECKING:
     from core.store import VectorCollection
 
 
+@dataclass(frozen=True)
+class Names:
+    """What a question may name in a collection."""
+
+    speakers: frozenset[str]
+    titles: dict[str, str]  # source → title
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Names:
+        return cls(frozenset(raw.get("speakers", [])), dict(raw.get("titles", {})))
+
+
 class LexicalIndex:
     """BM25 over a collection's chunk texts (bm25s), saved beside the store with the collection
-    revision it was built from, and the names of the collection's speakers (read by the query side
-    with the words: `rag.named`)."""
+    revision it was built from, and what a question may name: the collection's speakers and its
+    documents' titles (read on the query side with the words: `rag.named`)."""
 
-    def __init__(
-        self, bm25: object, ids: list[str], revision: str = "", speakers: frozenset[str] | None = frozenset()
-    ) -> None:
+    def __init__(self, bm25: object, ids: list[str], revision: str = "", names: Names | None = None) -> None:
         self._bm25 = bm25
         self.ids = ids
         self.revision = revision  # the collection revision it was built from
-        self.speakers = speakers  # None: saved before speakers were kept (rebuilt by `synced`)
+        self.names = names  # None: saved before names were kept (rebuilt by `synced`)
+
+    @property
+    def speakers(self) -> frozenset[str]:
+        return self.names.speakers if self.names else frozenset()
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Source → title of every document."""
+        return self.names.titles if self.names else {}
 
     @classmethod
-    def build(cls, records: Iterable[tuple[str, str]], speakers: Iterable[str] = ()) -> LexicalIndex | None:
+    def build(cls, records: Iterable[tuple[str, str]], names: Names | None = None) -> LexicalIndex | None:
         import bm25s
 
         ids: list[str] = []
@@ -44,7 +64,7 @@ class LexicalIndex:
             return None
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        return cls(bm25, ids, speakers=frozenset(speakers))
+        return cls(bm25, ids, names=names or Names(frozenset(), {}))
 
     def save(self, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +72,10 @@ class LexicalIndex:
         self._bm25.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
         (tmp / "ids.json").write_text(json.dumps(self.ids))
         (tmp / "revision").write_text(self.revision)
-        (tmp / "speakers.json").write_text(json.dumps(sorted(self.speakers or ())))
+        names = self.names or Names(frozenset(), {})
+        (tmp / "names.json").write_text(
+            json.dumps({"speakers": sorted(names.speakers), "titles": names.titles})
+        )
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
             os.replace(folder, old)
@@ -68,9 +91,9 @@ class LexicalIndex:
         try:
             bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
             ids = json.loads((folder / "ids.json").read_text())
-            rev, named = folder / "revision", folder / "speakers.json"
-            speakers = frozenset(json.loads(named.read_text())) if named.exists() else None
-            return cls(bm25, ids, rev.read_text() if rev.exists() else "", speakers)
+            rev, named = folder / "revision", folder / "names.json"
+            names = Names.from_json(json.loads(named.read_text())) if named.exists() else None
+            return cls(bm25, ids, rev.read_text() if rev.exists() else "", names)
         except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError):
             # Damaged files (UnicodeDecodeError and JSON errors are ValueErrors): the index is
             # derived data, so it counts as missing and `synced` rebuilds it from the store.
@@ -103,18 +126,20 @@ def synced(
     default, straight to `folder`: the ingest side, which holds the collection's lock."""
     revision = str(collection.metadata.get("revision", ""))
     index = LexicalIndex.load(folder)
-    if index is not None and index.revision == revision and index.speakers is not None:
+    if index is not None and index.revision == revision and index.names is not None:
         return index
     speakers: set[str] = set()
+    titles: dict[str, str] = {}
 
     def texts() -> Iterator[tuple[str, str]]:
         for chunk_id, text, meta in collection.iter_records():
             speakers.update(speakers_of(meta))
+            titles.setdefault(str(meta.get("source", "")), str(meta.get("title", "")))
             yield chunk_id, text
 
     index = LexicalIndex.build(texts())
     if index is not None:
-        index.speakers = frozenset(speakers)
+        index.names = Names(frozenset(speakers), titles)
     if index is None:
         if save is None:
             remove(folder)

@@ -33,7 +33,7 @@ from rag.generate import Generation, Generator, Message, OnToken
 from rag.grounding import REFUSAL
 from rag.loops import trim_loop
 from rag.memory import Memory, Turn
-from rag.named import speaker_named
+from rag.named import read
 from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
@@ -64,7 +64,7 @@ class AskOptions:
     concise_answers: bool  # a factual question's answer keeps to the passages its first sentence cites
     short_facts: bool  # a factual question is asked for 1-2 sentences, the fact first
     context_neighbours: int  # chunks on each side of a hit added to its passage
-    speaker_from_question: bool  # a speaker the question names filters the search (rag/named.py)
+    filters_from_question: bool  # a speaker or document the question names filters the search (rag/named.py)
     abstention: Abstention
 
 
@@ -124,16 +124,11 @@ class Assistant:
         follow = self._follow_up(question, memory)
         query = follow.query
         typed = pin(follow.pinned, self.search(query, filters, follow.extra, timings))
-        filters, named = self._speaker_search(query, filters, follow, timings)
+        filters, searched, named = self._named_search(query, filters, follow, timings)
         ranked = pin(follow.pinned, named) if named else typed
         hits = ranked[: self.options.top_k]
         # A structural follow-up answers from what the conversation points at, not from a search.
-        # Abstention reads the question as typed: its thresholds were fitted on such searches.
-        abstain, why = (
-            (False, "")
-            if follow.structural
-            else self.options.abstention.decide(evidence(query, typed, self.options.top_k))
-        )
+        abstain, why = (False, "") if follow.structural else self._abstain(query, typed, searched, named)
         if abstain:
             answer = Answer(question, query, NOT_FOUND[lang], abstained=True, abstain_reason=why, hits=hits)
         elif follow.structural:
@@ -153,23 +148,39 @@ class Assistant:
             )
         return answer
 
-    def _speaker_search(
+    def _abstain(self, query: str, typed: list[Hit], searched: str, named: list[Hit]) -> tuple[bool, str]:
+        """Abstain when the question as typed finds no close passage (the thresholds were fitted
+        on such searches), and neither does its reading by what it names, where there is one: a
+        speaker's name lifts the typed search (it matches their turns), a document's number
+        lowers it."""
+        rule, top_k = self.options.abstention, self.options.top_k
+        abstain, why = rule.decide(evidence(query, typed, top_k))
+        if abstain and named and not rule.decide(evidence(searched, named, top_k))[0]:
+            return False, ""
+        return abstain, why
+
+    def _named_search(
         self, query: str, filters: Filters | None, follow: FollowUp, timings: dict[str, float]
-    ) -> tuple[Filters | None, list[Hit]]:
-        """A question naming one of the collection's speakers also searches that speaker's passages
-        for the rest of the question (rag/named.py), and those candidates are the answer's; unless
-        the user chose a speaker, or none of the speaker's passages passes their other filters
-        (then: the filters as given, no candidates)."""
-        if not self.options.speaker_from_question or follow.structural or (filters and filters.speaker):
-            return filters, []
-        named = speaker_named(query, self.retriever.speakers)
-        if named.speaker is None:
-            return filters, []
-        within = replace(filters or Filters(), speaker=named.speaker)
+    ) -> tuple[Filters | None, str, list[Hit]]:
+        """A question naming one of the collection's speakers or documents also searches only their
+        passages, for the rest of the question (rag/named.py), and those candidates are the
+        answer's; unless the user chose a speaker (a source), or nothing passes the user's other
+        filters (then: the filters as given, no candidates)."""
+        if not self.options.filters_from_question or follow.structural:
+            return filters, query, []
+        given = filters or Filters()
+        named = read(
+            query,
+            () if given.speaker else self.retriever.speakers,
+            {} if given.source else self.retriever.titles,
+        )
+        if named.speaker is None and named.document is None:
+            return filters, query, []
+        within = replace(given, speaker=named.speaker or given.speaker, document=named.document)
         took = timings.get("retrieve", 0.0)
         found = self.search(named.query, within, follow.extra, timings)
         timings["retrieve"] = timings.get("retrieve", 0.0) + took
-        return (within, found) if found else (filters, [])
+        return (within, named.query, found) if found else (filters, query, [])
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
         """What the question refers to in the conversation (rag/followup.py); no model call."""

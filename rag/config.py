@@ -149,9 +149,9 @@ class Settings(BaseSettings):
     context_neighbours: int = Field(
         1, ge=0, description="Chunks on each side of a retrieved chunk added to its passage"
     )
-    speaker_from_question: bool = Field(
+    filters_from_question: bool = Field(
         True,
-        description="A question naming one of the collection's speakers searches only that speaker's passages, for the rest of the question",
+        description='A question naming one of the collection\'s speakers or documents ("según Don Beyer", "en el episodio 266") searches only their passages, for the rest of the question',
     )
     generator_precision: Literal["fp32", "bf16", "int4", "int8", "int8-dynamic"] = Field(
         "int8",

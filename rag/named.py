@@ -1,14 +1,17 @@
-"""A question that names one of the collection's speakers ("¿Cuántas páginas escribió Don Beyer?",
-"according to Karan, …") asks what that speaker said. Searched as typed, the name is the
-question's strongest words and matches every passage where a turn of that speaker opens ("Don
-Beyer: …"), while the passage holding the fact, inside a long turn, has no name to match. So the
-name becomes a speaker filter and the rest of the question is what is searched."""
+"""What a question names in the collection: one of its speakers ("¿Cuántas páginas escribió Don
+Beyer?", "according to Karan, …") or one of its documents ("en el episodio 266", "in lecture 5",
+"tema 3"). Searched as typed, a speaker's name is the question's strongest words and matches every
+passage where a turn of that speaker opens ("Don Beyer: …"), while the passage holding the fact,
+inside a long turn, has no name to match; a document's number matches nothing, since passages are
+embedded without their titles. So each becomes a filter, and the rest of the question is what is
+searched."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.text import fold, tokenize
 
@@ -19,10 +22,78 @@ _PART_MIN = 4  # a first or last name alone counts from this length ("Karan", no
 _REST_MIN = 2  # content words the search needs; with fewer the question is about the person
 
 
+# Words that point at one document of a series, before its number.
+_KIND = (r"episod(?:e|es|io|ios)|lectures?|clases?|classes|lecci[oó]n|lecciones|temas?|chapters?|"
+         r"cap[ií]tulos?|sessions?|sesi[oó]n|talks?|charlas?|v[ií]deos?|modules?|m[oó]dulos?")  # fmt: skip
+# Said before a document's name, these only point at it: "en el episodio 266", "in the lecture".
+_LEAD = (r"(?:\b(?:in|on|from|of|en|de|del|seg[uú]n|according\s+to)\s+)?"
+         r"(?:\b(?:the|el|la|los|las|this|este|esta)\s+)?")  # fmt: skip
+_NUMBERED = re.compile(
+    rf"(?i){_LEAD}"
+    rf"\b(?P<kind>{_KIND})\s*(?:n[ºo°]\.?\s*|#\s*|number\s+|n[uú]mero\s+)?(?P<n>\d{{1,4}})\b"
+)
+_TITLE_MIN = 8  # a title typed whole counts from this length ("practical ai 258")
+
+
 @dataclass(frozen=True)
 class Named:
     query: str  # what to search
-    speaker: str | None  # the speaker the question names, None when it names none (or several)
+    speaker: str | None = None  # the speaker the question names, None when it names none (or several)
+    document: str | None = None  # the source of the one document it names
+
+
+def read(question: str, speakers: Iterable[str], titles: dict[str, str]) -> Named:
+    """The speaker and the document `question` names (rag.named.speaker_named, document_named)."""
+    spoken = speaker_named(question, speakers)
+    doc = document_named(spoken.query, titles)
+    return Named(doc.query, spoken.speaker, doc.document)
+
+
+def document_named(question: str, titles: dict[str, str]) -> Named:
+    """The one document `question` names: by its title typed whole, or by a number after a word
+    such as "episode"/"tema" that one title holds (with that word, or else as its only match).
+    The name leaves the search when enough of the question is left; the filter applies anyway
+    ("Resume el episodio 266" is about that episode)."""
+    words = {source: _words(f"{title} {Path(source).stem}") for source, title in titles.items()}
+    source, span = _by_title(question, titles, words) or _by_number(question, words) or (None, None)
+    if source is None or span is None:
+        return Named(question)
+    rest = _tidy(question[: span[0]] + " " + question[span[1] :])
+    return Named(rest if len(tokenize(rest)) >= _REST_MIN else question, document=source)
+
+
+def _by_title(
+    question: str, titles: dict[str, str], words: dict[str, str]
+) -> tuple[str, tuple[int, int]] | None:
+    said = _words(question)
+    found = [
+        s
+        for s, t in titles.items()
+        if len(t) >= _TITLE_MIN and len(t.split()) > 1 and f" {_words(t)} " in f" {said} "
+    ]
+    if len(found) != 1:
+        return None
+    typed = r"[\W_]+".join(_loose(w) for w in _words(titles[found[0]]).split())
+    m = re.search(rf"(?i){_LEAD}{typed}(?!\w)", question)
+    return (found[0], m.span()) if m else None
+
+
+def _by_number(question: str, words: dict[str, str]) -> tuple[str, tuple[int, int]] | None:
+    m = _NUMBERED.search(question)
+    if m is None:
+        return None
+    kind, n = fold(m.group("kind"))[:4], int(m.group("n"))
+    numbers = {s: [int(x) for x in re.findall(r"\d+", w)] for s, w in words.items()}
+    with_kind = [s for s, w in words.items() if re.search(rf"\b{kind}\w*\s+0*{n}\b", w)]
+    plain = [s for s, ns in numbers.items() if n in ns]
+    found = with_kind if with_kind else plain
+    return (found[0], m.span()) if len(found) == 1 else None
+
+
+def _words(text: str) -> str:
+    """Folded words, digits apart from letters: "calculo2_tema3.pdf" → "calculo 2 tema 3 pdf"."""
+    spaced = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])", " ", fold(text))
+    return " ".join(re.findall(r"[^\W_]+", spaced))
 
 
 def speaker_named(question: str, speakers: Iterable[str]) -> Named:

@@ -7,6 +7,7 @@ import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.embedder import Embedder
@@ -43,6 +44,7 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     language: str | None = None
+    document: str | None = None  # one document's exact source path (a question that names it)
 
     def _date_bounds(self) -> tuple[int | None, int | None]:
         return date_number(self.date_from), date_number(self.date_to, upper=True)
@@ -52,6 +54,8 @@ class Filters:
         clauses: list[dict[str, Any]] = []
         if self.speaker:
             clauses.append({"speakers": {"$contains": self.speaker}})
+        if self.document:
+            clauses.append({"source": self.document})
         if self.language:
             clauses.append({"language": self.language})
         lo, hi = self._date_bounds()
@@ -73,6 +77,8 @@ class Filters:
             return False
         if self.speaker and self.speaker not in chunk.speakers:
             return False
+        if self.document and chunk.source != self.document:
+            return False
         if self.language and chunk.language != self.language:
             return False
         lo, hi = self._date_bounds()
@@ -92,6 +98,7 @@ class Filters:
                 ("since", self.date_from),
                 ("until", self.date_to),
                 ("language", self.language),
+                ("document", Path(self.document).name if self.document else None),
             )
             if value
         ]
@@ -99,7 +106,7 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return any((self.source, self.speaker, self.date_from, self.date_to, self.language))
+        return any((self.source, self.speaker, self.date_from, self.date_to, self.language, self.document))
 
 
 def filters_from(
@@ -146,7 +153,12 @@ class Retriever:
     @property
     def speakers(self) -> frozenset[str]:
         """The collection's speakers, as its BM25 index recorded them."""
-        return (self.lexical.speakers or frozenset()) if self.lexical is not None else frozenset()
+        return self.lexical.speakers if self.lexical is not None else frozenset()
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Source → title of the collection's documents, as its BM25 index recorded them."""
+        return self.lexical.titles if self.lexical is not None else {}
 
     def retrieve(
         self, query: str, k: int = 30, filters: Filters | None = None, extra: Sequence[Chunk] = ()

@@ -282,7 +282,7 @@ def ask_options(
         concise_answers=s.concise_answers,
         short_facts=s.short_facts,
         context_neighbours=s.context_neighbours,
-        speaker_from_question=s.speaker_from_question,
+        filters_from_question=s.filters_from_question,
         abstention=abstention,
     )
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from core.lexical import LexicalIndex, synced
-from rag.named import speaker_named
+from rag.named import document_named, speaker_named
 from rag.retrieve import Filters
-from tests.helpers import Env, ask_options
+from tests.helpers import Env
 from tests.test_answer import assistant, retriever, rule
 
 SPEAKERS = [
@@ -83,15 +83,54 @@ def test_questions_that_name_no_single_speaker_are_searched_as_typed(question: s
     assert speaker_named(question, SPEAKERS).query == question
 
 
-def test_the_index_keeps_the_speakers_and_an_index_saved_without_them_is_rebuilt(indexed: Env) -> None:
+TITLES = {
+    "/c/practical-ai-258.md": "practical ai 258",
+    "/c/practical-ai-266.md": "practical ai 266",
+    "/c/calculo2_tema2_funciones-continuas.pdf": "calculo2 tema2 funciones continuas",
+    "/c/calculo2_tema3_calculo-diferencial.pdf": "calculo2 tema3 calculo diferencial",
+    "/c/slides.pdf": "Lecture 07 slides: Optimizers",
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "query", "source"),
+    [
+        ("En el episodio 266, ¿cómo se llamaba el primer modelo?", "¿cómo se llamaba el primer modelo?", "practical-ai-266.md"),
+        ("In practical ai 258, what was the post called?", "what was the post called?", "practical-ai-258.md"),
+        ("¿Qué dice el tema 3 sobre el teorema de Schwarz?", "¿Qué dice sobre el teorema de Schwarz?", "calculo2_tema3_calculo-diferencial.pdf"),
+        ("What does lecture 7 say about momentum?", "What does say about momentum?", "slides.pdf"),
+        ("Resume el episodio 266", "Resume el episodio 266", "practical-ai-266.md"),  # nothing left: filter only
+    ],
+)  # fmt: skip
+def test_a_named_document_becomes_a_filter(question: str, query: str, source: str) -> None:
+    named = document_named(question, TITLES)
+    assert named.query == query and (named.document or "").endswith(f"/{source}")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Qué se dice en la clase 2 sobre límites?",  # 2 is in both calculus titles
+        "In episode 999, what happened?",  # no such document
+        "What happened in 1972?",  # a number alone does not point at a document
+        "How many GPUs did the 266 cluster have?",
+    ],
+)
+def test_questions_that_name_no_single_document_are_searched_as_typed(question: str) -> None:
+    assert document_named(question, TITLES).document is None
+
+
+def test_the_index_keeps_speakers_and_titles_and_an_index_saved_without_them_is_rebuilt(indexed: Env) -> None:
     folder = indexed.lexical_dir()
     index = LexicalIndex.load(folder)
-    assert index is not None and "Priya Natarajan" in (index.speakers or ())
-    (folder / "speakers.json").unlink()  # an index saved before speakers were kept
+    assert index is not None and "Priya Natarajan" in index.speakers
+    assert any(source.endswith("statistics-05-bayes.vtt") for source in index.titles)
+    (folder / "names.json").unlink()  # an index saved before names were kept
     old = LexicalIndex.load(folder)
-    assert old is not None and old.speakers is None
+    assert old is not None and old.names is None
     rebuilt = synced(indexed.store.open("test"), folder)
-    assert rebuilt is not None and "Priya Natarajan" in (rebuilt.speakers or ())
+    assert rebuilt is not None and "Priya Natarajan" in rebuilt.speakers
+    assert rebuilt.titles == index.titles
 
 
 class _Spy:
@@ -116,7 +155,7 @@ def _ask(env: Env, question: str, filters: Filters | None = None, **options: obj
 
     gen = ScriptedGenerator()
     gen.enqueue("It is about 1.9 percent [1].")
-    a = assistant(env, gen, rule(dense_min=0.0))
+    a = assistant(env, gen, rule(dense_min=float(str(options.pop("dense_min", 0.0))), lexical_min=1.0))
     a.options = replace(a.options, **options)  # type: ignore[arg-type]
     spy = _Spy(retriever(env))
     a.retriever = spy  # type: ignore[assignment]
@@ -138,9 +177,20 @@ def test_ask_searches_the_named_speakers_passages_for_the_rest_of_the_question(i
     assert answer.query.startswith("According to Priya Natarajan")  # type: ignore[attr-defined]
 
 
+def test_ask_searches_the_named_document(indexed: Env) -> None:
+    answer, spy = _ask(indexed, "In lecture 3, how are the two rankings combined?")
+    (_, first), (searched, within) = spy.calls
+    assert first is None and searched == "how are the two rankings combined?"
+    assert within is not None and (within.document or "").endswith("retrieval-03-bm25.md")
+    assert answer.hits and all(h.chunk.source == within.document for h in answer.hits)  # type: ignore[attr-defined]
+    assert answer.filters == "document retrieval-03-bm25.md"  # type: ignore[attr-defined]
+    _, chosen = _ask(indexed, "In lecture 3, how are the two rankings combined?", Filters(source="*.pdf"))
+    assert len(chosen.calls) == 1  # the user chose the sources: the question's number is not read
+
+
 def test_a_named_speaker_is_not_read_when_turned_off_or_chosen_or_filtered_out(indexed: Env) -> None:
     question = "According to Priya Natarajan, what is the chance of disease after a positive test?"
-    _, off = _ask(indexed, question, speaker_from_question=False)
+    _, off = _ask(indexed, question, filters_from_question=False)
     assert off.calls == [(question, None)]
     chosen = Filters(speaker="Priya Natarajan")
     _, user = _ask(indexed, question, chosen)
@@ -159,23 +209,30 @@ def indexed(tmp_path: Path, corpus_copy: Path) -> Env:
     return env
 
 
-def test_abstention_reads_the_question_as_typed(indexed: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its thresholds were fitted on questions searched as typed; the shorter rest of a question
-    matches its passages less closely, and would be refused where the typed one is answered."""
+@pytest.mark.parametrize(
+    ("typed", "rest", "abstains"), [(0.9, 0.1, False), (0.1, 0.9, False), (0.1, 0.1, True)]
+)
+def test_abstention_needs_both_readings_weak(
+    indexed: Env, monkeypatch: pytest.MonkeyPatch, typed: float, rest: float, abstains: bool
+) -> None:
+    """Abstention's thresholds were fitted on questions searched as typed, but a speaker's name
+    lifts that search (it matches their turns) and a document's number lowers it: the question is
+    refused only when neither the typed search nor the one for the rest of the question is close."""
     import rag.answer
+    from rag.abstain import Evidence
 
-    judged: list[tuple[str, list[str]]] = []
-    real = rag.answer.evidence
-
-    def spy(query: str, ranked: list[Any], top_k: int) -> Any:
-        judged.append((query, [h.chunk.id for h in ranked]))
-        return real(query, ranked, top_k)
-
-    monkeypatch.setattr(rag.answer, "evidence", spy)
     question = "According to Priya Natarajan, what is the chance of disease after a positive test?"
-    _ask(indexed, question)
-    typed = retriever(indexed).retrieve(question, ask_options().candidates)
-    assert judged == [(question, [h.chunk.id for h in typed])]
+    judged: list[str] = []
+
+    def fake(query: str, ranked: list[Any], top_k: int) -> Evidence:
+        judged.append(query)
+        return Evidence(None, typed if query == question else rest, 0.0)
+
+    monkeypatch.setattr(rag.answer, "evidence", fake)
+    answer, _ = _ask(indexed, question, dense_min=0.5)
+    assert answer.abstained is abstains  # type: ignore[attr-defined]
+    assert judged[0] == question  # the typed reading first; the rest only when it is weak
+    assert len(judged) == (1 if typed > 0.5 else 2)
 
 
 def test_the_stats_line_says_which_speaker_was_searched(indexed: Env) -> None:

@@ -1,5 +1,5 @@
 """Questions that name a speaker ("¿Cuántas páginas de apuntes escribió Don Beyer?"), through the
-real answer path with `speaker_from_question` off and on: where the passage holding the answer
+real answer path with `filters_from_question` off and on: where the passage holding the answer
 ranks among the answer's candidates, and whether the answer holds it. Six Practical AI episodes;
 the questions' "dev" split is the three that showed the problem, "heldout" the twelve written
 (answer passage and gold answer read in the transcripts first) before anything was measured.
@@ -24,16 +24,16 @@ from rag.config import load_settings
 from rag.generate import ScriptedGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = ROOT / "scripts" / "data" / "speaker_questions.jsonl"
+QUESTIONS = ROOT / "scripts" / "data" / "named_questions.jsonl"
 EPISODES = (250, 252, 255, 258, 266, 271)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "changelog_practical_ai")
-    ap.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-speakers"), help="reused between runs")
+    ap.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-named"), help="reused between runs")
     ap.add_argument("--no-generate", action="store_true", help="ranks only (a scripted answer)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "speakers.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-results" / "named.json")
     args = ap.parse_args()
     quiet_libraries()
     questions = [
@@ -44,20 +44,20 @@ def main() -> None:
         docs.mkdir(parents=True)
         for n in EPISODES:
             shutil.copy(args.corpus / f"practical-ai-{n}.md", docs)
-    s = load_settings(home=args.home, collection="speakers")
+    s = load_settings(home=args.home, collection="named")
     with wiring.ingest_session(s) as (store, manifest):
         embedder = wiring.embedder_for_ingest(s)
         options = IngestOptions(collection=s.collection, chunk=wiring.chunk_config(s, embedder))
         Ingestor(store, manifest, embedder, wiring.lexical_dir(s, s.collection), options).run(docs)
     result: dict[str, Any] = {}
     for on in (False, True):
-        settings = s.model_copy(update={"speaker_from_question": on})
+        settings = s.model_copy(update={"filters_from_question": on})
         scripted = ScriptedGenerator()
         generator = (lambda bound=scripted: bound) if args.no_generate else None
         assistant = wiring.assistant(settings, s.collection, generator=generator)
         rows = [_asked(assistant, q, scripted if args.no_generate else None) for q in questions]
         result["on" if on else "off"] = {"summary": _summary(rows), "answers": rows}
-        print(json.dumps({"speaker_from_question": on, **_summary(rows)}, ensure_ascii=False), flush=True)
+        print(json.dumps({"filters_from_question": on, **_summary(rows)}, ensure_ascii=False), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
 
@@ -71,7 +71,7 @@ def _asked(assistant: Any, q: dict[str, Any], scripted: ScriptedGenerator | None
     rank = next((i for i, h in enumerate(answer.hits) if needle in h.chunk.text.lower()), None)
     return {
         "question": q["question"],
-        "split": q["split"],
+        "split": f"{q['names']}-{q['split']}",
         "rank": rank,  # among the answer's candidates (top_k), None: not there
         "contained": None if scripted else any(g.lower() in answer.text.lower() for g in q["answers"]),
         "answer": answer.text,
@@ -83,7 +83,7 @@ def _asked(assistant: Any, q: dict[str, Any], scripted: ScriptedGenerator | None
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for split in ("heldout", "dev"):
+    for split in sorted({r["split"] for r in rows}):
         part = [r for r in rows if r["split"] == split]
         ranks = [r["rank"] for r in part]
         out[split] = {
