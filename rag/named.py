@@ -55,16 +55,15 @@ def document_named(question: str, titles: dict[str, str]) -> Named:
     The name leaves the search when enough of the question is left; the filter applies anyway
     ("Resume el episodio 266" is about that episode)."""
     words = {source: _words(f"{title} {Path(source).stem}") for source, title in titles.items()}
-    source, span = _by_title(question, titles, words) or _by_number(question, words) or (None, None)
+    source, span = _by_title(question, titles) or _by_number(question, words) or (None, None)
     if source is None or span is None:
         return Named(question)
     rest = _tidy(question[: span[0]] + " " + question[span[1] :])
     return Named(rest if len(tokenize(rest)) >= _REST_MIN else question, document=source)
 
 
-def _by_title(
-    question: str, titles: dict[str, str], words: dict[str, str]
-) -> tuple[str, tuple[int, int]] | None:
+def _by_title(question: str, titles: dict[str, str]) -> tuple[str, tuple[int, int]] | None:
+    """A title of two words or more, typed whole (any case, accents, punctuation)."""
     said = _words(question)
     found = [
         s
@@ -79,6 +78,8 @@ def _by_title(
 
 
 def _by_number(question: str, words: dict[str, str]) -> tuple[str, tuple[int, int]] | None:
+    """ "episodio 266": the one title holding "episodio 266" (or "episode 266"), else the one title
+    holding the number 266 at all (titles' and file names' words: `words`)."""
     m = _NUMBERED.search(question)
     if m is None:
         return None
