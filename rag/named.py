@@ -9,6 +9,7 @@ searched."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,9 @@ def speaker_named(question: str, speakers: Iterable[str]) -> Named:
     it). A question naming no speaker, two of them, or nothing but the speaker ("¿Quién es Don
     Beyer?") is searched as typed."""
     names = [s for s in speakers if _plausible(s)]
-    found = {name: p for name in names if (p := _pattern(name, names)).search(question)}
-    if len(found) != 1 or _shared_part_in(question, names, found):
+    holders = Counter(part for name in names for part in set(name.split()))  # part → speakers with it
+    found = {name: p for name in names if (p := _pattern(name, holders)).search(question)}
+    if len(found) != 1 or _shared_part_in(question, holders, found):
         return Named(question, None)
     ((name, pattern),) = found.items()
     rest = _tidy(pattern.sub(" ", question))
@@ -112,15 +114,11 @@ def speaker_named(question: str, speakers: Iterable[str]) -> Named:
     return Named(rest, name)
 
 
-def _shared_part_in(question: str, names: list[str], found: dict[str, re.Pattern[str]]) -> bool:
+def _shared_part_in(question: str, holders: Counter[str], found: dict[str, re.Pattern[str]]) -> bool:
     """Whether the question also says a name part two speakers share ("Chris" of Chris Benson and
     Chris Ortega) outside the name found: a second person it may be about."""
     rest = next(iter(found.values())).sub(" ", question)
-    seen: dict[str, int] = {}
-    for name in names:
-        for part in set(name.split()):
-            seen[part] = seen.get(part, 0) + 1
-    shared = [p for p, n in seen.items() if n > 1 and len(p) >= _PART_MIN and p[:1].isupper()]
+    shared = [p for p, n in holders.items() if n > 1 and len(p) >= _PART_MIN and p[:1].isupper()]
     return any(re.search(rf"(?<!\w){_loose(p)}(?!\w)", rest) for p in shared)
 
 
@@ -129,12 +127,11 @@ def _plausible(name: str) -> bool:
     return 2 < len(name) <= 60 and ":" not in name and any(c.isalpha() for c in name)
 
 
-def _pattern(name: str, names: list[str]) -> re.Pattern[str]:
+def _pattern(name: str, holders: Counter[str]) -> re.Pattern[str]:
     """The whole name in any case or accents (a one-word name only as written: "Break" is a
     speaker in some transcripts, "break" a word), or one of its parts spelt with a capital when no
     other speaker has that part: "Karan", "Malhotra", not "Don" (short) or a shared "Chris"."""
-    others = {p for n in names if n != name for p in n.split()}
-    parts = [p for p in name.split() if len(p) >= _PART_MIN and p not in others and tokenize(p)]
+    parts = [p for p in name.split() if len(p) >= _PART_MIN and holders[p] == 1 and tokenize(p)]
     whole = rf"(?i:{_loose(name)})" if len(name.split()) > 1 else _loose(name)
     alternatives = [whole, *(_loose(p) for p in parts if p[:1].isupper())]
     body = "|".join(alternatives)
