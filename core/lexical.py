@@ -31,6 +31,9 @@ class Names:
         return cls(frozenset(raw.get("speakers", [])), dict(raw.get("titles", {})))
 
 
+NO_NAMES = Names(frozenset(), {})
+
+
 class LexicalIndex:
     """BM25 over a collection's chunk texts (bm25s), saved beside the store with the collection
     revision it was built from, and what a question may name: the collection's speakers and its
@@ -52,7 +55,7 @@ class LexicalIndex:
         return self.names.titles if self.names else {}
 
     @classmethod
-    def build(cls, records: Iterable[tuple[str, str]], names: Names | None = None) -> LexicalIndex | None:
+    def build(cls, records: Iterable[tuple[str, str]]) -> LexicalIndex | None:
         import bm25s
 
         ids: list[str] = []
@@ -64,7 +67,7 @@ class LexicalIndex:
             return None
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        return cls(bm25, ids, names=names or Names(frozenset(), {}))
+        return cls(bm25, ids, names=NO_NAMES)
 
     def save(self, folder: Path) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +75,7 @@ class LexicalIndex:
         self._bm25.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
         (tmp / "ids.json").write_text(json.dumps(self.ids))
         (tmp / "revision").write_text(self.revision)
-        names = self.names or Names(frozenset(), {})
+        names = self.names or NO_NAMES
         (tmp / "names.json").write_text(
             json.dumps({"speakers": sorted(names.speakers), "titles": names.titles})
         )
@@ -138,12 +141,11 @@ def synced(
             yield chunk_id, text
 
     index = LexicalIndex.build(texts())
-    if index is not None:
-        index.names = Names(frozenset(speakers), titles)
     if index is None:
         if save is None:
             remove(folder)
         return None
+    index.names = Names(frozenset(speakers), titles)  # read while `build` consumed the records
     index.revision = revision
     (save or (lambda built: built.save(folder)))(index)
     return index
