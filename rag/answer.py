@@ -177,9 +177,10 @@ class Assistant:
         if named.speaker is None and named.document is None:
             return filters, query, []
         within = replace(given, speaker=named.speaker or given.speaker, document=named.document)
-        took = timings.get("retrieve", 0.0)
-        found = self.search(named.query, within, follow.extra, timings)
-        timings["retrieve"] = timings.get("retrieve", 0.0) + took
+        spent: dict[str, float] = {}
+        found = self.search(named.query, within, follow.extra, spent)
+        for stage, seconds in spent.items():  # a second search: its times add to the first's
+            timings[stage] = timings.get(stage, 0.0) + seconds
         return (within, named.query, found) if found else (filters, query, [])
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:

@@ -3,6 +3,8 @@ applied by `Assistant.ask`, with the speakers kept by the BM25 index."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 
 from core.lexical import LexicalIndex, synced
 from rag.named import document_named, speaker_named
+from rag.rerank import IdentityReranker
 from rag.retrieve import Filters
 from tests.helpers import Env
 from tests.test_answer import assistant, retriever, rule
@@ -136,8 +139,9 @@ def test_the_index_keeps_speakers_and_titles_and_an_index_saved_without_them_is_
 class _Spy:
     """Records what the retriever was asked."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: object, delay: float = 0.0) -> None:
         self.inner = inner
+        self.delay = delay  # seconds each search takes, so its timing can be checked
         self.calls: list[tuple[str, Filters | None]] = []
 
     def __getattr__(self, name: str) -> object:
@@ -145,6 +149,7 @@ class _Spy:
 
     def retrieve(self, query: str, k: int = 30, filters: Filters | None = None, extra: object = ()) -> object:
         self.calls.append((query, filters))
+        time.sleep(self.delay)
         return self.inner.retrieve(query, k, filters, extra)  # type: ignore[attr-defined]
 
 
@@ -186,6 +191,27 @@ def test_ask_searches_the_named_document(indexed: Env) -> None:
     assert answer.filters == "document retrieval-03-bm25.md"  # type: ignore[attr-defined]
     _, chosen = _ask(indexed, "In lecture 3, how are the two rankings combined?", Filters(source="*.pdf"))
     assert len(chosen.calls) == 1  # the user chose the sources: the question's number is not read
+
+
+class _SlowReranker(IdentityReranker):
+    def rank(self, query: str, texts: Sequence[str]) -> list[float]:
+        time.sleep(0.2)
+        return super().rank(query, texts)
+
+
+def test_the_second_search_adds_its_times_to_the_first(indexed: Env) -> None:
+    """The reading by what the question names is a second search: the stats line's retrieve and
+    rerank times count both searches, not the second alone."""
+    from rag.generate import ScriptedGenerator
+
+    gen = ScriptedGenerator()
+    gen.enqueue("It is about 1.9 percent [1].")
+    a = assistant(indexed, gen, rule(dense_min=0.0, lexical_min=1.0), _SlowReranker())
+    spy = _Spy(retriever(indexed), delay=0.2)
+    a.retriever = spy  # type: ignore[assignment]
+    answer = a.ask("According to Priya Natarajan, what is the chance of disease after a positive test?")
+    assert len(spy.calls) == 2
+    assert answer.timings["retrieve"] >= 0.4 and answer.timings["rerank"] >= 0.4
 
 
 def test_a_named_speaker_is_not_read_when_turned_off_or_chosen_or_filtered_out(indexed: Env) -> None:
