@@ -8,6 +8,7 @@ Precedence, weakest first: folder defaults < folder `files:` entry < what the fi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,35 @@ def sidecar_for(path: Path) -> Path | None:
     return None
 
 
+# One `key: value` a line, nothing nested: what people type into a sidecar or front-matter.
+_FLAT_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:[ \t]+(?P<value>\S.*?)[ \t]*$")
+
+
+def load_yaml(raw: str) -> object:
+    """YAML text → its value. Text that is not YAML only because a value holds ": " ("title: Clase 7:
+    historia de Internet", which YAML reads as a nested mapping and refuses) but is otherwise one
+    `key: value` a line is read that way, each value a string. Otherwise ValueError, naming the
+    line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        lines = [ln for ln in raw.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        flat = [_FLAT_LINE.match(ln) for ln in lines]
+        if lines and all(flat):
+            return {m.group("key"): re.sub(r"\s+#.*", "", m.group("value")) for m in flat if m}
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{where}{problem}") from None
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            data = json.loads(raw)
-        else:
-            import yaml
-
-            data = yaml.safe_load(raw)
+        data = json.loads(raw) if path.suffix == ".json" else load_yaml(raw)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"metadata file {path.name}: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:  # yaml.YAMLError without importing yaml at module level
         raise InputError(f"metadata file {path.name}: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}

@@ -138,6 +138,24 @@ def test_markdown_front_matter_and_sections() -> None:
     assert grading.section == "Grading"
 
 
+def test_a_colon_inside_a_value_is_read_as_part_of_it(tmp_path: Path) -> None:
+    """ "title: Clase 7: historia" is not YAML (a nested mapping on one line), but it is what people
+    type; a flat `key: value` list is read as such. Truly broken YAML still fails, naming its line."""
+    from ingest.metadata import external_metadata
+
+    (tmp_path / "clase.srt").write_text("1\n00:00:01,000 --> 00:00:04,000\nHola.\n")
+    side = tmp_path / "clase.meta.yaml"
+    side.write_text("title: Redes, clase 7: historia de Internet\nspeaker: Lucía Ferrer  # profesora\n")
+    _, sidecar, _ = external_metadata(tmp_path / "clase.srt")
+    assert (sidecar["title"], sidecar["speaker"]) == ("Redes, clase 7: historia de Internet", "Lucía Ferrer")
+    notes = tmp_path / "notas.md"
+    notes.write_text("---\ntitle: Tema 3: derivadas\ndate: 2025-03-01\n---\n# Uno\nTexto.\n")
+    assert load(notes).meta["title"] == "Tema 3: derivadas"
+    side.write_text("title: Redes\nspeakers: [Ana, Luis\n  course: 2: x\n")
+    with pytest.raises(InputError, match=r"clase\.meta\.yaml: line 3: "):
+        external_metadata(tmp_path / "clase.srt")
+
+
 def test_html_uses_a_parser(tmp_path: Path) -> None:
     f = tmp_path / "page.html"
     f.write_text(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from core.errors import InputError
 from core.registry import Registry
 from core.types import Document
+from ingest.metadata import load_yaml
 
 if TYPE_CHECKING:
     from ingest.media import MediaTranscripts
@@ -63,12 +64,10 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str, int]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text, 0
-    import yaml
-
     try:
-        data = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML front-matter: {str(exc).splitlines()[0]}") from None
+        data = load_yaml(match.group(1)) or {}
+    except ValueError as exc:
+        raise InputError(f"invalid YAML front-matter: {exc}") from None
     if not isinstance(data, dict):
         return {}, text, 0
     return data, text[match.end() :], match.end()
