@@ -1,6 +1,6 @@
 """Weight-only int8 for CPU inference: each Linear keeps its weights as int8 with one scale per
-output channel and multiplies in bfloat16 through torch's packed int8 kernel; the activations are
-never rounded to int8. Dynamic int8 (`torch.ao.quantization.quantize_dynamic`) also rounds the
+output channel and multiplies in bfloat16 through torch's packed int8 kernel (a prompt: in bf16
+where the CPU has it, else in fp32); the activations are never rounded to int8. Dynamic int8 (`torch.ao.quantization.quantize_dynamic`) also rounds the
 activations at run time, and LLM activations have outliers: on the same prompts it lost facts that
 fp32 kept (README, "Answer quality: where the facts were lost"). Imported only by the generator
 that uses it (torch is heavy)."""
@@ -17,12 +17,31 @@ from typing import Any
 import torch
 
 _ROWS = 8192
-# From this many rows (tokens) at once, the widened bf16 product beats the packed int8 kernel.
-PREFILL_ROWS = 48
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX-512 BF16 or AMX). Without it (an AVX2
+    host) oneDNN emulates bf16, and a prompt's bf16 product took five times as long as the same
+    product in fp32 (README, "Generators")."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: fp32 is right on every CPU
+        return False
+
+
+def prompt_path() -> tuple[torch.dtype, int]:
+    """A prompt's (many rows') product dtype: bf16 where the CPU has it, else fp32; and from how
+    many rows at once the widened product beats the packed int8 kernel. Widening a weight to fp32
+    costs more than to bf16, so without native bf16 the kernel keeps more rows."""
+    return (torch.bfloat16, 48) if native_bf16() else (torch.float32, 160)
+
+
+# Read at run time, not pickled: a cached model takes the right path on whichever host loads it.
+PROMPT_DTYPE, PREFILL_ROWS = prompt_path()
 
 
 class WeightOnlyLinear(torch.nn.Module):
-    """A drop-in replacement for one `torch.nn.Linear` with quantized weights and bf16 products
+    """A drop-in replacement for one `torch.nn.Linear` with quantized weights
     (module-level, so a quantized model pickles). A prompt (many rows) and a decoding step (a few)
     take different paths, each the faster for its shape (README, "Generators")."""
 
@@ -39,8 +58,11 @@ class WeightOnlyLinear(torch.nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        product = self._prompt(flat) if flat.shape[0] >= PREFILL_ROWS else self._step(flat)
+        flat = x.reshape(-1, x.shape[-1])
+        if flat.shape[0] >= PREFILL_ROWS:
+            product = self._prompt(flat.to(PROMPT_DTYPE))
+        else:
+            product = self._step(flat.to(torch.bfloat16))
         out = product.to(x.dtype)
         if self.bias is not None:
             out = out + self.bias.to(x.dtype)
@@ -67,10 +89,10 @@ class Int8WeightLinear(WeightOnlyLinear):
         self.scale = torch.nn.Parameter(scale.to(torch.bfloat16), requires_grad=False)
 
     def _prompt(self, flat: torch.Tensor) -> torch.Tensor:
-        # The packed kernel is built for a few rows; a bf16 matrix product over the int8 values
-        # widened to bf16 (exact: |q| <= 127), scaled after, is the same arithmetic several times
-        # faster on a prompt.
-        wide = torch.nn.functional.linear(flat, self.weight_int8.to(torch.bfloat16))
+        # The packed kernel is built for a few rows; a matrix product over the int8 values widened
+        # to the prompt's dtype (exact: |q| <= 127), scaled after, is the same arithmetic several
+        # times faster on a prompt.
+        wide = torch.nn.functional.linear(flat, self.weight_int8.to(flat.dtype))
         return wide.float() * self.scale.float()
 
     def _step(self, flat: torch.Tensor) -> torch.Tensor:
@@ -146,7 +168,7 @@ def _search_grid(
 class Int4GridLinear(WeightOnlyLinear):
     """A Linear whose weights were 4-bit in the checkpoint, kept at exactly those levels (no extra
     rounding): half the bytes of int8 to read per generated token, which is what decoding waits
-    for. Decoding uses torch's packed int4 kernel; a prompt widens the levels to bf16 and runs one
+    for. Decoding uses torch's packed int4 kernel; a prompt widens the levels (PROMPT_DTYPE) and runs one
     matrix product, which is twice as fast as the kernel on hundreds of rows."""
 
     def __init__(
@@ -164,16 +186,16 @@ class Int4GridLinear(WeightOnlyLinear):
         scales_zeros = torch.stack([step, zero], dim=-1).transpose(0, 1).contiguous()
         self.scales_zeros = torch.nn.Parameter(scales_zeros.to(torch.bfloat16), requires_grad=False)
 
-    def widened(self) -> torch.Tensor:
-        """The weight in bf16, computed as the decoding kernel does ((level - 8) * step + zero,
-        bf16): the same weights on both paths. In fp32 this took half as long as the product."""
+    def widened(self, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+        """The weight, computed as the decoding kernel does ((level - 8) * step + zero, in bf16 by
+        default): the same weights on both paths. In fp32 this took half as long as the product."""
         levels = torch.stack([self.nibbles & 15, self.nibbles >> 4], dim=-1)
-        levels = levels.reshape(self.out_features, -1, GROUP).to(torch.bfloat16) - 8
-        step, zero = self.scales_zeros.transpose(0, 1).unsqueeze(-2).unbind(-1)
+        levels = levels.reshape(self.out_features, -1, GROUP).to(dtype) - 8
+        step, zero = self.scales_zeros.to(dtype).transpose(0, 1).unsqueeze(-2).unbind(-1)
         return (levels * step + zero).reshape(self.out_features, self.in_features)
 
     def _prompt(self, flat: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(flat, self.widened())
+        return torch.nn.functional.linear(flat, self.widened(flat.dtype))
 
     def _step(self, flat: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_zeros)

@@ -3,8 +3,12 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import torch as torch_types
 
 
 def test_int8_weight_linear_tracks_fp32_and_pickles() -> None:
@@ -43,6 +47,38 @@ def test_a_prompt_and_a_decoding_step_compute_the_same_product() -> None:
     scale = float(together.abs().max())
     assert float((together - one_by_one).abs().max()) / scale < 0.01
     assert float((together - exact(x).detach()).abs().max()) / scale < 0.03
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_prompt_multiplies_in_bf16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    """Without native bf16 (an AVX2 host) oneDNN emulates it, and the prompt's products took five
+    times as long as in fp32: there the prompt is multiplied in fp32. Either way, the same numbers."""
+    torch = pytest.importorskip("torch")
+    import rag.quantize as q
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    dtype, rows = q.prompt_path()
+    assert dtype == (torch.bfloat16 if native else torch.float32) and rows >= 1
+    monkeypatch.setattr(q, "PROMPT_DTYPE", dtype)
+    monkeypatch.setattr(q, "PREFILL_ROWS", rows)
+    seen: list[torch_types.dtype] = []
+    linear = torch.nn.functional.linear
+
+    def spy(x: Any, w: Any, b: Any = None) -> Any:
+        seen.append(w.dtype)
+        return linear(x, w, b)
+
+    monkeypatch.setattr(torch.nn.functional, "linear", spy)
+    torch.manual_seed(0)
+    exact = torch.nn.Linear(256, 96)
+    x = torch.randn(rows + 1, 256)
+    got = q.Int8WeightLinear(exact)(x)
+    assert seen == [dtype]
+    scale = float(got.abs().max())
+    assert float((got - exact(x).detach()).abs().max()) / scale < 0.03
 
 
 def test_dynamic_int8_helper_quantizes_in_place() -> None:
