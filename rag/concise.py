@@ -53,7 +53,14 @@ _ANSWER_WORDS = frozenset({"si", "no", "not", "yes", "nunca", "never"})
 
 
 def _content(text: str) -> list[str]:
-    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS or w in _ANSWER_WORDS]
+    """Content words, folded. A word in capitals counts even where its letters spell a stopword:
+    asked what ARPANET's first message said, "decía «LO»" answers, though "lo" is a pronoun."""
+    words = _WORD.findall(text)
+    return [
+        f
+        for w in words
+        if (f := fold(w)) not in STOPWORDS or f in _ANSWER_WORDS or (len(w) > 1 and w.isupper())
+    ]
 
 
 def restates(sentence: str, question: str) -> bool:

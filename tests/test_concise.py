@@ -122,6 +122,8 @@ def test_concise_answers_are_the_default() -> None:
         ("No hay regiones excluidas.", "¿Hay regiones excluidas?", False),
         ("Sí, se celebra en Navidad.", "¿Se celebra en Navidad?", False),
         ("[1].", "¿Qué?", False),
+        # Written in capitals, a word is the answer even where it spells a stopword ("lo").
+        ('El primer mensaje de ARPANET decía "LO".', "¿Qué decía el primer mensaje de ARPANET?", False),
     ],
 )
 def test_restates_finds_an_answer_that_only_repeats_the_question(
