@@ -163,8 +163,8 @@ class Assistant:
         self, query: str, filters: Filters | None, follow: FollowUp, timings: dict[str, float]
     ) -> tuple[Filters | None, str, list[Hit]]:
         """A question naming one of the collection's speakers or documents also searches only their
-        passages, for the rest of the question (rag/named.py), and those candidates are the
-        answer's; unless the user chose a speaker (a source), or nothing passes the user's other
+        passages, for the rest of the question (rag/named.py; two speakers named together: the
+        rest, everywhere), and those candidates are the answer's; unless the user chose a speaker (a source), or nothing passes the user's other
         filters (then: the filters as given, no candidates)."""
         if not self.options.filters_from_question or follow.structural:
             return filters, query, []
@@ -174,14 +174,16 @@ class Assistant:
             () if given.speaker else self.retriever.speakers,
             {} if given.source else self.retriever.titles,
         )
-        if named.speaker is None and named.document is None:
+        if named.speaker is None and named.document is None and named.query == query:
             return filters, query, []
         within = replace(given, speaker=named.speaker or given.speaker, document=named.document)
         spent: dict[str, float] = {}
         found = self.search(named.query, within, follow.extra, spent)
         for stage, seconds in spent.items():  # a second search: its times add to the first's
             timings[stage] = timings.get(stage, 0.0) + seconds
-        return (within, named.query, found) if found else (filters, query, [])
+        if not found:
+            return filters, query, []
+        return (within if within != given else filters), named.query, found
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
         """What the question refers to in the conversation (rag/followup.py); no model call."""

@@ -100,11 +100,15 @@ def _words(text: str) -> str:
 
 def speaker_named(question: str, speakers: Iterable[str]) -> Named:
     """The one speaker `question` names, and the question without the name (and the "según" before
-    it). A question naming no speaker, two of them, or nothing but the speaker ("¿Quién es Don
+    it). Two speakers named together ("Daniel y Chris") leave the search too, with no speaker
+    chosen. A question naming no speaker, two apart, or nothing but the speaker ("¿Quién es Don
     Beyer?") is searched as typed."""
     names = [s for s in speakers if _plausible(s)]
     holders = Counter(part for name in names for part in set(name.split()))  # part → speakers with it
     found = {name: p for name in names if (p := _pattern(name, holders)).search(question)}
+    pair = _pair(question, found) if len(found) == 2 else None
+    if pair is not None and len(tokenize(pair)) >= _REST_MIN:
+        return Named(pair, None)
     if len(found) != 1 or _shared_part_in(question, holders, found):
         return Named(question, None)
     ((name, pattern),) = found.items()
@@ -112,6 +116,17 @@ def speaker_named(question: str, speakers: Iterable[str]) -> Named:
     if len(tokenize(rest)) < _REST_MIN:
         return Named(question, None)
     return Named(rest, name)
+
+
+def _pair(question: str, found: dict[str, re.Pattern[str]]) -> str | None:
+    """The question without two speakers it names together ("¿Dónde se conocieron Daniel y
+    Chris?"): the pair is its subject, the fact may be in either's turns, and their names would
+    match every turn they open. None when the names are apart ("What did Chris Benson's guest say
+    about Don Beyer?" is about one of them)."""
+    spans = sorted(m.span() for p in found.values() for m in p.finditer(question))
+    if len(spans) != 2 or not re.fullmatch(r"(?i)\s*(?:,|&|and|y|e)\s*", question[spans[0][1] : spans[1][0]]):
+        return None
+    return _tidy(question[: spans[0][0]] + " " + question[spans[1][1] :])
 
 
 def _shared_part_in(question: str, holders: Counter[str], found: dict[str, re.Pattern[str]]) -> bool:

@@ -69,6 +69,28 @@ def test_a_named_speaker_becomes_a_filter_and_leaves_the_search(
 
 
 @pytest.mark.parametrize(
+    ("question", "query"),
+    [
+        (
+            "En el episodio 263, ¿en qué comunidad de programación se conocieron Daniel y Karan?",
+            "En el episodio 263, ¿en qué comunidad de programación se conocieron?",
+        ),
+        ("What did Karan and Don Beyer agree on about open models?", "What did agree on about open models?"),
+        ("¿Dónde se conocieron Daniel y Don Beyer?", "¿Dónde se conocieron Daniel y Don Beyer?"),  # one word left
+        (  # apart, the names are not the question's subject together
+            "What did Karan Malhotra's guest say about Don Beyer's bills?",
+            "What did Karan Malhotra's guest say about Don Beyer's bills?",
+        ),
+    ],
+)
+def test_two_speakers_named_together_leave_the_search_with_no_speaker_chosen(question: str, query: str) -> None:
+    """Hosts' names open nearly every turn: searched with "Daniel y Chris", a podcast's turn openers
+    ranked above the one passage saying where they met ("We met in the Go language community")."""
+    named = speaker_named(question, SPEAKERS)
+    assert (named.query, named.speaker) == (query, None)
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "¿Quién es Don Beyer?",  # about the person: nothing left to search
@@ -212,6 +234,14 @@ def test_the_second_search_adds_its_times_to_the_first(indexed: Env) -> None:
     answer = a.ask("According to Priya Natarajan, what is the chance of disease after a positive test?")
     assert len(spy.calls) == 2
     assert answer.timings["retrieve"] >= 0.4 and answer.timings["rerank"] >= 0.4
+
+
+def test_ask_searches_a_pair_of_speakers_question_without_their_names(indexed: Env) -> None:
+    question = "¿Qué explican Carmen Ruiz y Luis Ortega sobre la atención?"
+    answer, spy = _ask(indexed, question)
+    assert spy.calls == [(question, None), ("¿Qué explican sobre la atención?", Filters())]
+    assert answer.filters == ""  # type: ignore[attr-defined]  # no speaker was chosen for the user
+    assert answer.hits and answer.hits[0].chunk.source.endswith("aprendizaje-02-atencion.vtt")  # type: ignore[attr-defined]
 
 
 def test_a_named_speaker_is_not_read_when_turned_off_or_chosen_or_filtered_out(indexed: Env) -> None:
