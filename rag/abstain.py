@@ -8,9 +8,36 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from core.text import guess_language, question_language
-from rag.retrieve import lexical_coverage
+from core.text import guess_language, question_language, tokenize
 from rag.types import Hit
+
+# Words with which a question points at its source, not at what it asks ("according to the
+# episode", "según la charla"): no passage needs to hold them.
+_POINTERS = frozenset({"according", "episode", "episodes", "lecture", "lectures", "podcast", "transcript",
+                       "segun", "acuerdo", "episodio", "episodios", "charla", "charlas", "transcripcion"})  # fmt: skip
+
+
+_INFLECTION = 2  # letters one word may add to the other and still be the same word
+_ROOT = 4  # letters the shorter of the two must have
+
+
+def lexical_coverage(query: str, text: str) -> float:
+    """Share of the query's content words found in the text, as written or an ending apart
+    ("stand" in "stands", "entregar" in "entrega", not "comunidad" in "comunicación"): evidence
+    that BM25 found the right thing."""
+    wanted = set(tokenize(query)) - _POINTERS
+    if not wanted:
+        return 0.0
+    words = set(tokenize(text))
+    return sum(1 for w in wanted if w in words or _inflected(w, words)) / len(wanted)
+
+
+def _inflected(word: str, words: set[str]) -> bool:
+    return len(word) >= _ROOT and any(
+        abs(len(word) - len(w)) <= _INFLECTION and min(len(w), len(word)) >= _ROOT
+        and (w.startswith(word) or word.startswith(w))
+        for w in words
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

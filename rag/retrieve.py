@@ -13,7 +13,7 @@ from typing import Any
 from core.embedder import Embedder
 from core.lexical import LexicalIndex
 from core.store import VectorCollection
-from core.text import Fusion, tokenize
+from core.text import Fusion
 from core.types import Chunk, date_number
 from rag.errors import InputError
 from rag.types import Hit
@@ -123,14 +123,6 @@ def filters_from(
     check_date(f"{flag}since", since)
     check_date(f"{flag}until", until)
     return Filters(source=source, speaker=speaker, date_from=since, date_to=until, language=lang)
-
-
-def lexical_coverage(query: str, text: str) -> float:
-    """Share of the query's content words found in the text: evidence BM25 found the right thing."""
-    wanted = set(tokenize(query))
-    if not wanted:
-        return 0.0
-    return len(wanted & set(tokenize(text))) / len(wanted)
 
 
 class Retriever:

@@ -11,6 +11,8 @@ written to rag/calibration.json (the embedder's, or with --reranker, the reranke
 of each language are also searched in the other language's halves, aligned by translation, and
 fit the similarity threshold for passages in another language than the question
 (`dense_min_across`); the articles of scripts/eval_answers.py's held-out splits are left out there.
+The rule in use (rag/calibration.json) is measured on the same questions and printed beside the
+fitted one (`in_use`), so a change to a signal shows what it does at today's thresholds.
 
     python scripts/calibrate_abstention.py [--per-lang 300] [--reranker NAME] [--write]
 """
@@ -30,7 +32,7 @@ import numpy as np
 from core.embedder import CachedEmbedder, Embedder
 from ingest.pipeline import IngestOptions, Ingestor
 from rag import eval_data, wiring
-from rag.abstain import Abstention, Evidence, evidence
+from rag.abstain import Abstention, Evidence, calibrated_abstention, evidence
 from rag.answer import Assistant
 from rag.cli_common import quiet_libraries
 from rag.config import Settings, load_settings
@@ -250,7 +252,14 @@ def main() -> None:
     }
     if not args.reranker:
         entry["chunk_tokens"] = s.chunk_tokens
-    print(json.dumps({key: entry, "seconds": round(time.perf_counter() - t0, 1)}, indent=2))
+    # The rule in use now, on the same questions: what writing the fitted one would change.
+    in_use = calibrated_abstention(
+        f"{s.embedder_backend}:{s.embedder}",
+        f"cross-encoder:{args.reranker}" if args.reranker else None,
+        chunk_tokens=s.chunk_tokens,
+    )
+    summary = {key: entry, "in_use": {"rule": in_use.__dict__, "measured": measured(rows, in_use)}}
+    print(json.dumps(summary | {"seconds": round(time.perf_counter() - t0, 1)}, indent=2))
     if args.write:
         old = data.setdefault(section, {}).get(key, {})
         if args.reranker or old.get("chunk_tokens", s.chunk_tokens) == s.chunk_tokens:

@@ -121,6 +121,43 @@ def test_abstention_decisions() -> None:
     assert rule(rerank_min=-1.0).decide(evidence("q", ranked, 5))[0] is False
 
 
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        # Found as a new user: both were refused although the passage answers them.
+        (
+            "What does GGUF stand for, according to the episode?",
+            "GGML or GGUF. This is GPT-Generated Unified Format. That's what that stands for.",
+        ),
+        (
+            "¿Cuándo hay que entregar el laboratorio?",
+            "Para el laboratorio de la semana que viene, tenéis que capturar tráfico DNS. La entrega es el viernes 14 de marzo.",
+        ),
+    ],
+)
+def test_word_coverage_reads_inflections_and_leaves_out_words_pointing_at_the_source(
+    question: str, passage: str
+) -> None:
+    """A spoken passage matches a question less closely than SQuAD's paragraphs (similarity 0.38
+    and 0.39 here, threshold 0.44), so the words must carry it: "stand" is in "stands",
+    "entregar" in "entrega", and "according to the episode" asks for no word of the passage."""
+    hits = [Hit(chunk(0, passage), dense_score=0.38)]
+    judged = evidence(question, hits, 5)
+    assert judged.best_coverage == 1.0
+    assert rule(dense_min=0.44, lexical_min=0.6).decide(judged)[0] is False
+    unrelated = [Hit(chunk(0, "Bananas grow in warm places, and they are picked green."), dense_score=0.38)]
+    assert rule(dense_min=0.44, lexical_min=0.6).decide(evidence(question, unrelated, 5))[0] is True
+
+
+def test_word_coverage_takes_an_ending_apart_not_a_shared_beginning() -> None:
+    from rag.abstain import lexical_coverage
+
+    assert lexical_coverage("stand", "what it stands for") == 1.0
+    assert lexical_coverage("entregar", "la entrega es el viernes") == 1.0
+    assert lexical_coverage("comunidad", "la comunicación entre redes") == 0.0  # five letters shared
+    assert lexical_coverage("state", "the statement") == 0.0  # more than an ending
+
+
 def test_a_question_over_passages_in_the_other_language_has_its_own_threshold() -> None:
     """A Spanish question matches an English passage less closely than a Spanish one (and shares no
     words with it): its similarity is judged against the threshold calibrated across languages."""

@@ -76,14 +76,19 @@ def test_a_named_speaker_becomes_a_filter_and_leaves_the_search(
             "En el episodio 263, ¿en qué comunidad de programación se conocieron?",
         ),
         ("What did Karan and Don Beyer agree on about open models?", "What did agree on about open models?"),
-        ("¿Dónde se conocieron Daniel y Don Beyer?", "¿Dónde se conocieron Daniel y Don Beyer?"),  # one word left
+        (  # one word left: searched as typed
+            "¿Dónde se conocieron Daniel y Don Beyer?",
+            "¿Dónde se conocieron Daniel y Don Beyer?",
+        ),
         (  # apart, the names are not the question's subject together
             "What did Karan Malhotra's guest say about Don Beyer's bills?",
             "What did Karan Malhotra's guest say about Don Beyer's bills?",
         ),
     ],
 )
-def test_two_speakers_named_together_leave_the_search_with_no_speaker_chosen(question: str, query: str) -> None:
+def test_two_speakers_named_together_leave_the_search_with_no_speaker_chosen(
+    question: str, query: str
+) -> None:
     """Hosts' names open nearly every turn: searched with "Daniel y Chris", a podcast's turn openers
     ranked above the one passage saying where they met ("We met in the Go language community")."""
     named = speaker_named(question, SPEAKERS)
