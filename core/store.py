@@ -216,6 +216,19 @@ class ChromaStore:
                 f"cannot open Chroma store at {self.location}: {type(exc).__name__}: {exc}"
             ) from None
 
+    def reopened(self) -> ChromaStore:
+        """A new client over the same database, reading what other processes wrote since this one
+        opened it. An embedded client keeps each collection's vector index as it first loaded it:
+        after a `rag ingest` in another process, a running server searched the old index and failed
+        with "Error finding id" until restarted. Requests already under way keep the old client."""
+        if self.remote:
+            return self  # a Chroma server serves every client the same index
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Chroma shares one System per path in a process; without this the new client gets it back.
+        SharedSystemClient._identifier_to_system.pop(getattr(self.client, "_identifier", ""), None)
+        return ChromaStore(Path(self.location))
+
     @contextmanager
     def errors(self) -> Iterator[None]:
         """Transport and server failures → one StoreError; our own errors pass through."""

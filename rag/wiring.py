@@ -328,6 +328,10 @@ class Resident:
         self._embedders: dict[str, Embedder] = {}
         self._reranker: list[Reranker | None] = []
 
+    def reopen_store(self) -> None:
+        """See what another process wrote to the store (`ChromaStore.reopened`)."""
+        self.store = self.store.reopened()
+
     def embedder(self, collection: VectorCollection) -> Embedder:
         if collection.embedder not in self._embedders:
             self._embedders[collection.embedder] = embedder_for_collection(self.s, collection)

@@ -121,6 +121,20 @@ def test_a_collection_rebuilt_by_another_process_is_searched_again(served: Serve
     assert [h["label"] for h in after.json()["hits"]] == [h["label"] for h in before.json()["hits"]]
 
 
+def test_documents_added_by_rag_ingest_in_another_process_are_searched(
+    served: Served, corpus_copy: Path
+) -> None:
+    """The server's Chroma client kept the vector index it first loaded: after `rag ingest` here (a
+    process of its own), its searches missed the new chunks and then failed ("Error finding id")."""
+    assert served.post("/api/search", {"question": "attention heads", "k": 2}).status_code == 200
+    (corpus_copy / "zebra.md").write_text("# Zebras\n\nThe zebra herd at the reserve counts 417 animals.\n")
+    assert runner.invoke(app, ["ingest", str(corpus_copy)]).exit_code == 0
+    reply = served.post("/api/search", {"question": "zebra herd at the reserve", "k": 3})
+    assert reply.status_code == 200, reply.text
+    top = reply.json()["hits"][0]
+    assert top["source"].endswith("zebra.md") and top["dense"] is not None  # the vector index has it
+
+
 def test_chat_turns_keep_a_session(served: Served, rag_home: Path) -> None:
     first = served.post(
         "/api/chat", {"question": "How fast does the centrifuge spin?", "session": "lab", "stream": False}

@@ -74,14 +74,17 @@ class Service:
     def assistant(self, collection: str | None, rerank: bool) -> Assistant:
         """The Assistant of a collection, rebuilt (cheaply: the models stay) when an ingest moved
         the collection's revision since it was built, or another process (`rag doctor --repair`)
-        swapped a rebuilt copy in under its name."""
+        swapped a rebuilt copy in under its name; then over a reopened store, which reads the
+        vector index another process (`rag ingest`) wrote."""
         name = collection or self.s.collection
-        opened = self.resident.store.open(name)
-        version = f"{opened.metadata.get('revision', '')}/{opened.uid}"
         with self._building:
+            opened = self.resident.store.open(name)
+            version = f"{opened.metadata.get('revision', '')}/{opened.uid}"
             cached = self._assistants.get((name, rerank))
             if cached is not None and cached[0] == version:
                 return cached[1]
+            if cached is not None:  # written since: this client's vector index may be the old one
+                self.resident.reopen_store()
             built = wiring.assistant(self.s, name, rerank=rerank, resident=self.resident)
             self._assistants[(name, rerank)] = (version, built)
             return built
