@@ -164,8 +164,9 @@ class Assistant:
     ) -> tuple[Filters | None, str, list[Hit]]:
         """A question naming one of the collection's speakers or documents also searches only their
         passages, for the rest of the question (rag/named.py; two speakers named together: the
-        rest, everywhere), and those candidates are the answer's; unless the user chose a speaker (a source), or nothing passes the user's other
-        filters (then: the filters as given, no candidates)."""
+        rest, everywhere), and those candidates are the answer's; unless the user chose a speaker
+        (a source), or nothing passes the user's other filters (then: the filters as given, no
+        candidates)."""
         if not self.options.filters_from_question or follow.structural:
             return filters, query, []
         given = filters or Filters()

@@ -1,7 +1,7 @@
 """Weight-only int8 for CPU inference: each Linear keeps its weights as int8 with one scale per
 output channel and multiplies in bfloat16 through torch's packed int8 kernel (a prompt: in bf16
-where the CPU has it, else in fp32); the activations are never rounded to int8. Dynamic int8 (`torch.ao.quantization.quantize_dynamic`) also rounds the
-activations at run time, and LLM activations have outliers: on the same prompts it lost facts that
+where the CPU has it, else in fp32); the activations are never rounded to int8. Dynamic int8
+(`torch.ao.quantization.quantize_dynamic`) also rounds the activations at run time, and LLM activations have outliers: on the same prompts it lost facts that
 fp32 kept (README, "Answer quality: where the facts were lost"). Imported only by the generator
 that uses it (torch is heavy)."""
 
@@ -168,8 +168,8 @@ def _search_grid(
 class Int4GridLinear(WeightOnlyLinear):
     """A Linear whose weights were 4-bit in the checkpoint, kept at exactly those levels (no extra
     rounding): half the bytes of int8 to read per generated token, which is what decoding waits
-    for. Decoding uses torch's packed int4 kernel; a prompt widens the levels (PROMPT_DTYPE) and runs one
-    matrix product, which is twice as fast as the kernel on hundreds of rows."""
+    for. Decoding uses torch's packed int4 kernel; a prompt widens the levels (PROMPT_DTYPE) and runs
+    one matrix product, which is twice as fast as the kernel on hundreds of rows."""
 
     def __init__(
         self, source: torch.nn.Linear, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
