@@ -296,7 +296,7 @@ class Assistant:
         timings: dict[str, float],
     ) -> Answer:
         t = time.perf_counter()
-        first = sentences_of(strip_trailer(gen.text))[:1]
+        first = sentences_of(strip_trailer(gen.text), quotes=True)[:1]
         # Read in the first sentence only: a later "the sources do not say more" after an answer
         # is not a refusal.
         refused = bool(first and REFUSAL.search(first[0]))

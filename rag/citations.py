@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -72,7 +72,9 @@ _FILLER = re.compile(
     r"|(^|(?<=[.!?])\s+)(esta respuesta|this answer|la respuesta anterior|the answer above)\b[^.!?]*"
     r"(basad[ao]|based|se basa)[^.!?]*[.!?]?"
     # The prompt's "citing sources like [1]" copied as a placeholder.
-    r"|\s*\[n\]",
+    r"|\s*\[n\]"
+    # A chat's history lists each earlier answer's "(sources: label; label)", which the model copies.
+    r"|\s*\((?:sources?|fuentes?|references?|referencias?)\s*:[^()\n]*\)",
     re.I,
 )
 
@@ -169,7 +171,11 @@ def strip_trailer(answer: str) -> str:
     return stripped[:1].upper() + stripped[1:] if stripped else answer
 
 
-Embed = Callable[[Sequence[str]], np.ndarray]
+class Embed(Protocol):
+    """Unit vectors for texts; `query`: the texts are questions, embedded as the model's queries
+    (an asymmetric embedder's query prompt)."""
+
+    def __call__(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray: ...
 
 
 class Attributed(NamedTuple):
@@ -198,15 +204,41 @@ class _Sentence:
     replaced: list[str] = field(default_factory=list)  # its facts no passage holds
 
 
-def sentences_of(text: str) -> list[str]:
+def sentences_of(text: str, *, quotes: bool = False) -> list[str]:
+    """`text`'s sentences. `quotes` (an answer's text): a quotation that closes later on the same
+    line is one sentence with the words around it, whatever stops it holds ('Chris said "we are
+    45 minutes away. " and left'), or each piece would get its own citation marker."""
     pieces, start = [], 0
     for m in _BOUNDARY.finditer(text):
-        if "\n" not in m.group() and _ABBREVIATION.search(text, start, m.start()):
+        if "\n" not in m.group() and (
+            _ABBREVIATION.search(text, start, m.start()) or (quotes and _inside_quotation(text, start, m))
+        ):
             continue
         pieces.append(text[start : m.start()])
         start = m.end()
     pieces.append(text[start:])
     return [s.strip() for s in pieces if s.strip()]
+
+
+_QUOTE_PAIRS = (('"', '"'), ("«", "»"), ("“", "”"))
+_QUOTE_REACH = 400  # characters: further on, an unclosed quote mark is a stray one
+
+
+def _inside_quotation(text: str, start: int, boundary: re.Match[str]) -> bool:
+    """Whether the sentence begun at `start` has a quotation open at `boundary`, closed later on
+    the same line."""
+    before = text[start : boundary.start()]
+    line_end = text.find("\n", boundary.end())
+    after = text[
+        boundary.end() : min(line_end if line_end >= 0 else len(text), boundary.end() + _QUOTE_REACH)
+    ]
+    for opens, closes in _QUOTE_PAIRS:
+        still_open = (
+            before.count(opens) % 2 == 1 if opens == closes else before.count(opens) > before.count(closes)
+        )
+        if still_open and closes in after:
+            return True
+    return False
 
 
 def unwrapped(text: str) -> str:
@@ -253,15 +285,24 @@ def _overlap(sentence: str, passage: str) -> float:
 
 
 def support_matrix(
-    sentences: Sequence[str], texts: Sequence[str], embed: Embed, lang: str | None = None
+    sentences: Sequence[str],
+    texts: Sequence[str],
+    embed: Embed,
+    lang: str | None = None,
+    *,
+    asked: bool = False,
 ) -> np.ndarray:
     """Support of each sentence by each text: half cosine similarity, half word overlap. A text in
     another language than `lang` (the sentences') shares no words with them however well it
-    supports them, so there the similarity alone counts."""
+    supports them, so there the similarity alone counts. `asked`: the sentences are questions,
+    embedded as queries."""
     if not sentences or not texts:
         return np.zeros((len(sentences), len(texts)), dtype=np.float32)
-    vecs = embed([*sentences, *texts])
-    s, p = vecs[: len(sentences)], vecs[len(sentences) :]
+    if asked:
+        s, p = embed(sentences, query=True), embed(texts)
+    else:
+        vecs = embed([*sentences, *texts])
+        s, p = vecs[: len(sentences)], vecs[len(sentences) :]
     cos = s @ p.T
     lex = np.array([[_overlap(x, t) for t in texts] for x in sentences], dtype=np.float32)
     blend = 0.5 * cos + 0.5 * lex
@@ -383,7 +424,8 @@ def attribute(
         return Attributed(answer.strip(), [], [], [])
     literal = " ".join([question, *(p.text for p in passages)])
     sents = [
-        _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[]) for raw in sentences_of(answer)
+        _Sentence(raw, *split_markers(raw, len(passages), literal), keep=[])
+        for raw in sentences_of(answer, quotes=True)
     ]
     sents = _fold_bare_markers(sents)
     support = support_matrix([s.plain or s.raw for s in sents], [p.text for p in passages], embed, lang)
@@ -446,7 +488,7 @@ def _quoted_for(
     """An answer that only repeats the question becomes the cited passage's sentence closest to
     the question, quoted: the user reads what the source says instead of their own words back."""
     best = sent.keep[0] if sent.keep else int(np.argmax(row))
-    quote = best_sentence(question, passages[best], embed, stated="")
+    quote = best_sentence(question, passages[best], embed, stated="", asked=True)
     return _Sentence(sent.raw, _quoting(quote, lang), sent.cited, keep=[best])
 
 
@@ -466,15 +508,19 @@ def _fold_bare_markers(sents: list[_Sentence]) -> list[_Sentence]:
     return out
 
 
-def best_sentence(claim: str, passage: Passage, embed: Embed, *, stated: str | None = None) -> str:
+def best_sentence(
+    claim: str, passage: Passage, embed: Embed, *, stated: str | None = None, asked: bool = False
+) -> str:
     """The passage sentence that best supports `claim`: among those that state the most of the
     numbers `stated` (default: the claim) states, the most similar. Similarity alone picks a wrong
     sentence across languages (an English claim, a Spanish passage), and the evidence must hold the
     number it vouches for. A question states no fact: its numbers ("funciones de dos variables")
-    chose any sentence with a 2 in it ("ε/2", a list item's "2)")."""
+    chose any sentence with a 2 in it ("ε/2", a list item's "2)"). `asked`: `claim` is a question,
+    compared as the embedder's query, which finds the sentence answering it rather than the one
+    reading like it (rag.citations.support_matrix)."""
     speakers = {name for c in passage.chunks for name in c.speakers}
     candidates = [_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text))] or [passage.text]
-    scores = support_matrix([claim], candidates, embed)[0]
+    scores = support_matrix([claim], candidates, embed, asked=asked)[0]
     facts = claim if stated is None else stated
     shared = [shared_numbers(facts, c) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
@@ -573,7 +619,7 @@ def audit(answer: Answer) -> list[str]:
     everything = [p.text for p in answer.passages]
     lang = answer_language(answer.text)
     missing: list[str] = []
-    for raw in sentences_of(answer.text):
+    for raw in sentences_of(answer.text, quotes=True):
         plain, cited = split_markers(raw, max(passages, default=0), " ".join(passages.values()))
         sources = [passages[i + 1] for i in cited if i + 1 in passages] or everything
         missing += check(plain, *sources, answer.question, names_from=names, lang=lang).unsupported

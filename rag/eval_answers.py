@@ -52,7 +52,7 @@ def pct(values: list[float]) -> dict[str, float]:
 def generated_text(answer: Answer) -> str:
     """The answer without the sentences that verification replaced by a quote."""
     leads = tuple(QUOTE_LEAD.values())
-    return " ".join(s for s in sentences_of(answer.text) if not s.startswith(leads))
+    return " ".join(s for s in sentences_of(answer.text, quotes=True) if not s.startswith(leads))
 
 
 def _share(flags: list[bool]) -> float | None:

@@ -27,7 +27,7 @@ from tests.helpers import Env, ask_options, fusion
 EMB = make_embedder("hash", "256")
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
+def embed(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
     return EMB.embed(texts)
 
 
@@ -514,6 +514,31 @@ def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
     assert strip_trailer("Dio lugar a Londonistan [1]. Fuente:") == "Dio lugar a Londonistan [1]."
     assert strip_trailer("La fuente dice: «Londonistan».") == "La fuente dice: «Londonistan»."
     assert strip_trailer("Open sources are good.") == "Open sources are good."
+
+
+def test_a_copied_sources_line_of_the_chat_history_is_cut() -> None:
+    """A chat's history shows each earlier answer's "(sources: label)"; a new user's follow-up
+    answer copied one after its sentence, with the label's times ("… (sources: Bioquímica, clase
+    3 — 8:18–8:33) [1].")."""
+    copied = "Adam uses beta2 0.999 by default [3]. (sources: Talk — Dr. Alice Moreno — 8:18–8:33) [3]."
+    text, cits, replaced, _ = attribute(copied, _passages(), embed, lang="en")
+    assert text == "Adam uses beta2 0.999 by default [1]." and replaced == []
+    assert [c.source for c in cits] == ["/d/2.md"]
+    inline = "Adam uses beta2 0.999 (fuentes: Talk — 1:02) by default [3]."
+    assert attribute(inline, _passages(), embed, lang="en")[0] == "Adam uses beta2 0.999 by default [1]."
+
+
+def test_a_quotation_with_full_stops_inside_is_one_sentence() -> None:
+    """Found as a new user: 'Chris was "45 minutes away from me right now. "' was cut at each stop
+    inside the quotation, and every piece got its own marker ('… is.. [1]. " and that …')."""
+    from rag.citations import sentences_of
+
+    quoted = 'Daniel says residual connections "add the identity... " so "gradients flow to early layers. "'
+    text, *_ = attribute(f"Residual connections help [2]. {quoted}", _passages(), embed)
+    assert text.count("[") == 2 and text.endswith(f"{quoted} [1].")
+    assert sentences_of('A 15" screen. Fine.', quotes=True) == ['A 15" screen.', "Fine."]  # a stray mark
+    assert sentences_of("«Uno. Dos.» Tres.", quotes=True) == ["«Uno. Dos.» Tres."]
+    assert sentences_of("«Uno. Dos.» Tres.") == ["«Uno.", "Dos.» Tres."]  # passages: as before
 
 
 def test_grounded_answer_without_markers_still_cites(indexed: Env) -> None:
@@ -1037,7 +1062,9 @@ def test_an_uncited_sentence_is_cited_by_the_passage_it_translates() -> None:
     talk = chunk(0, "Some of the changes that people want to do to these models are about getting factual context into the model.", source="/d/253.md")  # fmt: skip
     said = "Algunos cambios que la gente quiere hacer a los modelos tratan de darles contexto factual."
 
-    def close(texts: Sequence[str]) -> np.ndarray:  # the two texts are 0.6 apart in meaning
+    def close(
+        texts: Sequence[str], *, query: bool = False
+    ) -> np.ndarray:  # the two texts are 0.6 apart in meaning
         vecs = np.array([[1.0, 0.0] if t == said else [0.6, 0.8] for t in texts], dtype=np.float32)
         return vecs
 

@@ -18,7 +18,7 @@ from tests.helpers import ask_options
 EMB = make_embedder("hash", "256")
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
+def embed(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
     return EMB.embed(texts)
 
 
@@ -139,6 +139,29 @@ def test_an_answer_that_repeats_the_question_becomes_the_sources_sentence() -> N
     )
     assert text == "The source says: «Adam uses beta1 0.9 and beta2 0.999 by default.» [1]."
     assert [c.source for c in cits] == ["/d/0.md"] and replaced == []
+
+
+def test_the_quote_for_a_restated_question_is_the_sentence_answering_it() -> None:
+    """The question is compared as the embedder's query: as a document it reads most like the
+    sentence about the same people ("showing her how she could learn"), as a query it finds the
+    one that answers it ("she's in sixth grade")."""
+    answering = "At dinner my daughter, who's 11, told me she's in sixth grade."
+    about = "But I started showing her how she could learn faster with the tools."
+    question = "¿En qué curso está la hija de Chris?"
+    talk = Chunk(id="/d/251.md#0", text=f"{answering} {about}", source="/d/251.md", chunk_index=0, title="Talk", kind="transcript", content_hash="0")  # fmt: skip
+
+    def asymmetric(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        near = {answering: [1.0, 0.0], about: [0.0, 1.0], question: [1.0, 0.0] if query else [0.0, 1.0]}
+        return np.array([near.get(t, [0.7, 0.7]) for t in texts], dtype=np.float32)
+
+    text, *_ = attribute(
+        "La hija de Chris está en el curso de [1].",
+        [Passage(1, Hit(talk), [talk], talk.text)],
+        asymmetric,
+        question=question,
+        lang="es",
+    )
+    assert text == f"La fuente dice: «{answering}» [1]."
 
 
 def test_an_answer_with_the_fact_is_left_as_written() -> None:

@@ -30,7 +30,7 @@ SANCTIONS = (
 QUESTION = "¿Qué trayectorias se suelen usar para calcular límites dobles?"
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
+def embed(texts: Sequence[str], *, query: bool = False) -> np.ndarray:
     return EMB.embed(texts)
 
 
