@@ -28,7 +28,7 @@ from rag.citations import (
 )
 from rag.concise import asks_for_more_than_a_fact
 from rag.context import build_passages, render_sources
-from rag.followup import Cited, FollowUp, resolve
+from rag.followup import Cited, FollowUp, carried_query, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.grounding import REFUSAL
 from rag.loops import trim_loop
@@ -188,9 +188,10 @@ class Assistant:
 
     def _follow_up(self, question: str, memory: Memory | None) -> FollowUp:
         """What the question refers to in the conversation (rag/followup.py); no model call."""
-        last = memory.session.turns[-1] if memory is not None and memory.session.turns else None
-        if last is None:
+        turns = memory.session.turns if memory is not None else []
+        if not turns:
             return FollowUp("standalone", question)
+        last = turns[-1]
         cited = [
             Cited(
                 str(c.get("anchor", "")),
@@ -200,7 +201,13 @@ class Assistant:
             )
             for c in last.cited
         ]
-        return resolve(question, last.query or last.question, cited, self.retriever.collection)
+        previous = last.query or last.question
+        if len(turns) > 1:
+            before = turns[-2]
+            previous = carried_query(
+                previous, _chunk_ids(last), before.query or before.question, _chunk_ids(before)
+            )
+        return resolve(question, previous, cited, self.retriever.collection)
 
     def _follow_answer(
         self,
@@ -377,6 +384,10 @@ def pin(chunks: list[Chunk], ranked: list[Hit]) -> list[Hit]:
         return ranked
     ids = {c.id for c in chunks}
     return [Hit(c, pinned=True) for c in chunks] + [h for h in ranked if h.chunk.id not in ids]
+
+
+def _chunk_ids(turn: Turn) -> set[str]:
+    return {str(i) for c in turn.cited for i in c.get("chunk_ids", [])}  # type: ignore[attr-defined]
 
 
 def cited_for_memory(answer: Answer, embed: Embed) -> list[dict[str, object]]:

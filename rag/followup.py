@@ -144,6 +144,16 @@ def resolve(
     return FollowUp("standalone", question)
 
 
+def carried_query(last: str, last_cited: Collection[str], before: str, before_cited: Collection[str]) -> str:
+    """The previous query a follow-up builds on: the last turn's, plus the words of the turn
+    before it when both answers cited a chunk in common, so were about one subject. "How many
+    people participated?" after "Where was the TreeHacks hackathon held?" names no hackathon, and
+    "Who did Daniel go there with?" next needs it. `*_cited`: the chunk ids each answer cited."""
+    if set(last_cited) & set(before_cited):
+        return _with_previous(last, before)
+    return last
+
+
 def _names(text: str) -> set[str]:
     return {w for name in names(text) for w in tokenize(name)}
 

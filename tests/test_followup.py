@@ -165,3 +165,36 @@ def test_a_window_that_opens_with_its_only_speakers_turn_has_that_turn() -> None
         "l", "Today we talk about cars.", "/l.srt", 0, "l", "subtitles", "h", speakers=("Dr. Ana",)
     )
     assert lecture.turns() == [] and lecture.speaker_at(5) == "Dr. Ana"
+
+
+@pytest.mark.parametrize("same_passage", [True, False])
+def test_a_follow_up_keeps_the_subject_two_turns_on_one_passage_share(env: Env, same_passage: bool) -> None:
+    """Found as a new user: "Where was the TreeHacks hackathon held?", "How many people
+    participated?" (both answered from one passage), then "Who did Daniel go there with?" was
+    searched with the second question's words only and refused."""
+    from core.lexical import LexicalIndex
+    from rag.memory import Turn
+    from tests.helpers import ask_options
+
+    gen = ScriptedGenerator()
+    retriever = Retriever(
+        env.store.open("test"), env.embedder, LexicalIndex.load(env.lexical_dir()), fusion=fusion()
+    )
+    options = ask_options(abstention=Abstention(dense_min=0.0, lexical_min=0.0, rerank_min=None))
+    a = Assistant(retriever, None, lambda: gen, env.embedder.embed, options)
+    window = _place(env).chunk
+    other = next(c for c in _windows(env) if c.id != window.id)
+    cited: list[dict[str, object]] = [
+        {"anchor": window.id, "chunk_ids": [window.id], "quote": QUOTE, "speakers": ["Bo Chen"]}
+    ]
+    elsewhere: list[dict[str, object]] = [{"anchor": other.id, "chunk_ids": [other.id], "quote": ""}]
+    second = cited if same_passage else elsewhere
+    first_q, second_q = "How fast is a search over a billion vectors?", "On how many machines?"
+    turns = [
+        Turn(first_q, "About forty milliseconds [1].", first_q, cited),
+        Turn(second_q, "One [1].", second_q, second),
+    ]
+    gen.enqueue("Vectors and their metadata [1].")
+    answer = a.ask("And what does he store there?", memory=Memory(Session("s", turns=turns), None, window=4))
+    assert answer.query.startswith("And what does he store there? many machines")
+    assert ("billion vectors" in answer.query) is same_passage
