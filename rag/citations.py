@@ -534,12 +534,16 @@ def _unopened(sentence: str, speakers: set[str]) -> str:
     return said if colon and head in speakers and said.strip() else sentence
 
 
+_SPACED_CLOSE = re.compile(r"([.!?…])\s+([\"”»])$")
+
+
 def _render(sents: list[_Sentence]) -> str:
     order = _order(sents)
     rebuilt = []
     for sent in sents:
         marks = "".join(f"[{order[i]}]" for i in sent.keep)
-        stripped = sent.plain.rstrip()
+        # The model spaces a closing quote off ('… architecture. "'); it closes on the word.
+        stripped = _SPACED_CLOSE.sub(r"\1\2", sent.plain.rstrip())
         if marks:  # the marker goes before the sentence's final punctuation (a quote gets one)
             end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
             rebuilt.append(f"{stripped[: len(stripped) - len(end)]} {marks}{end or '.'}")
