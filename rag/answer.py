@@ -16,27 +16,22 @@ from core.text import Fusion, answer_language, question_language
 from core.types import Chunk
 from rag.abstain import Abstention, evidence
 from rag.chat_answers import located, pinned_passages, said_by, told
-from rag.citations import (
-    MARKER,
-    Embed,
-    attribute,
-    best_sentence,
-    cite_quote,
-    sentences_of,
-    strip_trailer,
-    support_matrix,
-)
+from rag.citations import attribute
 from rag.concise import asks_for_more_than_a_fact
 from rag.context import build_passages, render_sources
+from rag.evidence import Embed, best_sentence, cite_quote, support_matrix
 from rag.followup import Cited, FollowUp, carried_query, resolve
 from rag.generate import Generation, Generator, Message, OnToken
 from rag.grounding import REFUSAL
 from rag.loops import trim_loop
+from rag.markers import MARKER
 from rag.memory import Memory, Turn
 from rag.named import read
 from rag.prompts import answer_templates, load
 from rag.rerank import Reranker, rerank_hits
 from rag.retrieve import Filters, Retriever
+from rag.sentences import sentences_of
+from rag.tidy import strip_trailer
 from rag.types import Answer, Citation, Hit, Passage
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish (español)"}

@@ -9,9 +9,10 @@ small model repeats."""
 from __future__ import annotations
 
 from core.types import Chunk
-from rag.citations import cite_quote, quote_at, sentences_of
 from rag.context import CountTokens, build_passages
+from rag.evidence import cite_quote, quote_at
 from rag.followup import FollowUp
+from rag.sentences import sentences_of
 from rag.types import Answer, Hit, Passage
 
 SAID_BY = {"en": "It was {speaker} [1]: «{quote}»", "es": "Lo dijo {speaker} [1]: «{quote}»"}

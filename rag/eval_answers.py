@@ -11,9 +11,10 @@ from pathlib import Path
 
 from core.text import guess_language, own_words, question_language
 from rag.answer import Assistant
-from rag.citations import QUOTE_LEAD, audit, sentences_of
+from rag.citations import QUOTE_LEAD, audit
 from rag.eval_data import EvalQuery, EvalSet
 from rag.metrics import contains_answer, normalize, token_f1
+from rag.sentences import sentences_of
 from rag.types import Answer
 
 OnProgress = Callable[[str, int, int], None]

@@ -1,5 +1,5 @@
 """Which sentence of a question's own passage is quoted for it: the passage sentence that
-`rag.citations.best_sentence` picks for the question (as when an answer only restates the
+`rag.evidence.best_sentence` picks for the question (as when an answer only restates the
 question, or no sentence of it is grounded), compared as a document (`--mode document`) or as the
 embedder's query (`--mode query`, what `rag` does). Counts the picks that hold a gold answer, on
 the held-out splits of scripts/eval_answers.py (answerable questions, their gold paragraph split
@@ -18,10 +18,11 @@ from pathlib import Path
 from core.embedder import CachedEmbedder, Embedder
 from core.types import Chunk
 from rag import wiring
-from rag.citations import best_sentence, sentences_of, unwrapped
 from rag.config import load_settings
 from rag.eval_data import EvalQuery, EvalSet
+from rag.evidence import best_sentence
 from rag.metrics import contains_answer
+from rag.sentences import sentences_of, unwrapped
 from rag.types import Hit, Passage
 from scripts.eval_answers import held_out
 

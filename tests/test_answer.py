@@ -498,7 +498,7 @@ def test_the_relevance_cut_is_a_setting(indexed: Env) -> None:
 
 
 def test_abbreviations_do_not_split_sentences_and_trailers_are_cut() -> None:
-    from rag.citations import strip_trailer
+    from rag.tidy import strip_trailer
 
     text, cits, *_ = attribute(
         "Dr. Alice Moreno says residual connections add the identity so gradients flow to early layers [2].",
@@ -531,7 +531,7 @@ def test_a_copied_sources_line_of_the_chat_history_is_cut() -> None:
 def test_a_quotation_with_full_stops_inside_is_one_sentence() -> None:
     """Found as a new user: 'Chris was "45 minutes away from me right now. "' was cut at each stop
     inside the quotation, and every piece got its own marker ('… is.. [1]. " and that …')."""
-    from rag.citations import sentences_of
+    from rag.sentences import sentences_of
 
     quoted = 'Daniel says residual connections "add the identity... " so "gradients flow to early layers. "'
     text, *_ = attribute(f"Residual connections help [2]. {quoted}", _passages(), embed)
@@ -737,7 +737,7 @@ def test_short_answers_have_a_language() -> None:
 
 
 def test_filler_about_the_answer_is_cut() -> None:
-    from rag.citations import strip_trailer
+    from rag.tidy import strip_trailer
 
     assert strip_trailer(
         "Claro, aquí tienes la respuesta en español: la red usa 152 capas [1]. "
@@ -752,7 +752,7 @@ def test_filler_about_the_answer_is_cut() -> None:
 
 def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
     """Seen in held-out answers: the citation already says where a fact comes from."""
-    from rag.citations import strip_trailer
+    from rag.tidy import strip_trailer
 
     assert strip_trailer(
         "Los alumnos incluyen a Carl Sagan [1]. Estos son mencionados en la fuente como parte de la lista [1]."

@@ -1,11 +1,12 @@
-"""Answer sentences (rag.citations.sentences_of): attribution, verification, concise answers and
+"""Answer sentences (rag.sentences.sentences_of): attribution, verification, concise answers and
 the evidence quote all work sentence by sentence, so an abbreviation must not end one."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.citations import inline_lists, sentences_of
+from rag.sentences import sentences_of
+from rag.tidy import inline_lists
 
 
 @pytest.mark.parametrize(
