@@ -7,7 +7,9 @@ hold, so after generation each answer sentence is
 2. verified: every number and name it states must occur in the passage it cites (or in the
    question). A sentence that fails is re-cited to a passage that holds its facts, or replaced by
    that passage's own words ("The source says: «…»"), never shown as cited; a sentence whose
-   words the passages do not hold (rag.grounding) is dropped;
+   words the passages do not hold (rag.grounding) is dropped; an answer that does not state the
+   kind of quantity asked for (a count, a year, a percentage: rag.asked) becomes the cited
+   passage's sentence that does, quoted;
 3. given evidence: each citation carries the passage sentence that supports the answer, and its
    place (cue times, page) narrows to the chunk that holds that sentence.
 
@@ -24,9 +26,10 @@ from typing import NamedTuple
 import numpy as np
 
 from core.text import answer_language
+from rag.asked import asked_for, states
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.context import label
-from rag.evidence import Embed, best_sentence, cite_quote, support_matrix
+from rag.evidence import Embed, best_sentence, best_stating, cite_quote, support_matrix
 from rag.facts import check
 from rag.grounding import source_words, ungrounded
 from rag.markers import split_markers
@@ -43,7 +46,9 @@ class Attributed(NamedTuple):
     text: str  # with corrected, verified, renumbered [n] markers
     citations: list[Citation]
     replaced: list[str]  # facts no passage holds, whose sentences were replaced by a quote
-    dropped: list[str]  # sentences dropped because the passages do not hold their words
+    # Sentences dropped: the passages do not hold their words, or they do not state the count,
+    # year or percentage the question asks for (replaced by a passage sentence that does).
+    dropped: list[str]
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,9 @@ def attribute(
         sents, support = [sents[r] for r in rows], support[rows]
     if question and sents and all(restates(s.plain, question) for s in sents):
         sents, support = [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1]
+    if question and sents:
+        sents, support, unstated = _stating_the_asked(question, sents, support, passages, embed, lang)
+        dropped += unstated
     return Attributed(
         _render(sents), _citations(sents, passages, support, embed, question), replaced, dropped
     )
@@ -195,6 +203,30 @@ def _without_ungrounded(
     if rows:
         return [sents[r] for r in rows], support[rows], dropped
     return [_quoted_for(question, sents[0], support[0], passages, embed, lang)], support[:1], dropped
+
+
+def _stating_the_asked(
+    question: str,
+    sents: list[_Sentence],
+    support: np.ndarray,
+    passages: Sequence[Passage],
+    embed: Embed,
+    lang: str,
+) -> tuple[list[_Sentence], np.ndarray, list[str]]:
+    """A question asking for a count, a year or a percentage (rag.asked) whose answer states none
+    is answered by the cited passage's sentence that states one, quoted (the first cited passage
+    that has one); the answer stays when none has. Also: the model's sentences replaced."""
+    kind = asked_for(question)
+    if kind is None or any(states(s.plain, kind) for s in sents):
+        return sents, support, []
+    cited = list(dict.fromkeys(i for s in sents for i in s.keep)) or [int(np.argmax(support[0]))]
+    for idx in cited:
+        quote = best_stating(question, passages[idx], embed, lambda text: states(text, kind))
+        if quote is not None:
+            leads = tuple(QUOTE_LEAD.values())
+            unstated = [s.plain for s in sents if not s.plain.startswith(leads)]
+            return [_Sentence(sents[0].raw, _quoting(quote, lang), [], keep=[idx])], support[:1], unstated
+    return sents, support, []
 
 
 def _quoted_for(

@@ -3,7 +3,7 @@ sentence that supports a claim, and a citation narrowed to the cue or page that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +71,18 @@ def best_sentence(
     shared = [shared_numbers(facts, c) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (shared[i], float(scores[i])))
     return candidates[best]
+
+
+def best_stating(question: str, passage: Passage, embed: Embed, keep: Callable[[str], bool]) -> str | None:
+    """Among the passage sentences that `keep` accepts (those stating what the question asks
+    for), the one closest to the question compared as a query; None when none is accepted."""
+    speakers = {name for c in passage.chunks for name in c.speakers}
+    sentences = (_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text)))
+    candidates = [s for s in sentences if keep(s)]
+    if not candidates:
+        return None
+    scores = support_matrix([question], candidates, embed, asked=True)[0]
+    return candidates[int(np.argmax(scores))]
 
 
 def _unopened(sentence: str, speakers: set[str]) -> str:

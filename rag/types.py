@@ -88,7 +88,8 @@ class Answer:
     model: str = ""  # the generator's name; empty when it did not run
     # Numbers or names the model stated that no passage holds; their sentences were replaced by a quote.
     replaced_facts: list[str] = field(default_factory=list)
-    # Sentences dropped because the passages hold too few of their words (rag.grounding).
+    # Sentences dropped because the passages hold too few of their words (rag.grounding), or
+    # because they do not state the count, year or percentage asked for (rag.asked).
     dropped_sentences: list[str] = field(default_factory=list)
     interrupted: bool = False
 
