@@ -111,6 +111,10 @@ _POINTER = re.compile(
     r"(?:la información proporcionada en |los datos proporcionados en |the information (?:provided|given) in )?"
     r"(?:(?:el|la|los|las|the)\s+)?(?:(?:primer[oa]?|segund[oa]|first|second)\s+)?"
     r"(?:" + _SOURCE_WORD + r"(?:\s+like)?)(?:\s+\d+)?(?=\s*(?:\[\d|[.!?]|$))"
+    # A relative clause pointing at the place: ", que se encuentra en el párrafo 3 de la fuente [1]".
+    r"|(?<=\w),?\s+(?:que|which|that)\s+(?:se encuentra|se menciona|aparece|is found|is mentioned|is stated|appears)"
+    r"\s+(?:en|in)\s+(?:(?:el|la|the)\s+)?(?:(?:párrafo|paragraph)\s+\d+(?:\s+(?:de la fuente|of the source)(?:\s+\d+)?)?"
+    r"|(?:fuente|source)\s+\d+)(?=\s*(?:\[\d|[.!?]|$))"
     # A closing "Cite sources [1] for more information.", "Para más información, consulta la fuente [2]."
     r"|(?:^|(?<=[.!?])\s+)(?:(?:for more (?:information|details)|para (?:obtener )?más (?:información|detalles)),?\s+)?"
     r"(?:cite|check|see|consult|refer to|consulta|consulte|revisa|revise|véase)\s+(?:(?:the|las?|los)\s+)?"

@@ -775,6 +775,10 @@ def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
     assert (
         strip_trailer("Fue en 1685 [1]. Para más información, consulta la fuente [2].") == "Fue en 1685 [1]."
     )
+    assert strip_trailer(
+        "El artículo es el número 3, que se encuentra en el párrafo 3 de la fuente [1]."
+    ) == ("El artículo es el número 3 [1].")
+    assert strip_trailer("It began in 1969, which is stated in paragraph 2 [1].") == "It began in 1969 [1]."
     # Kept: content after a colon or in quotes, a clause that opens the sentence, other sources.
     quoted = 'Esto se menciona en la fuente, que dice: "Estos incluyen Carmel Valley" [1].'
     assert strip_trailer(quoted) == quoted
@@ -782,6 +786,8 @@ def test_sentences_that_only_point_at_the_sources_are_cut() -> None:
         strip_trailer("Según la fuente [1], la red tiene 152 capas.")
         == "Según la fuente [1], la red tiene 152 capas."
     )
+    fountain = "Es la estatua que se encuentra en la fuente de Neptuno [1]."
+    assert strip_trailer(fountain) == fountain
     assert strip_trailer("Las fuentes del derecho incluyen los tratados [1].") == (
         "Las fuentes del derecho incluyen los tratados [1]."
     )
