@@ -12,12 +12,23 @@ from pathlib import Path
 from core.embedder import make_embedder
 from core.store import ChromaStore
 from core.text import Fusion
+from core.types import Chunk
 from ingest.chunking import ChunkConfig
 from ingest.manifest import Manifest
 from ingest.pipeline import IngestOptions, Ingestor, IngestReport, Progress
 from rag import wiring
 from rag.answer import AskOptions
 from rag.config import Settings
+from rag.types import Hit, Passage
+
+
+def passages_of(*texts: str, suffix: str = "md", title: str = "Notes", kind: str = "text") -> list[Passage]:
+    """One passage per text, each from a one-chunk document of its own ("/d/0.md", "/d/1.md", …)."""
+    chunks = [
+        Chunk(id=f"/d/{i}.{suffix}#0", text=t, source=f"/d/{i}.{suffix}", chunk_index=0, title=title, kind=kind, content_hash=str(i))
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
 
 
 def fusion() -> Fusion:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from core.embedder import make_embedder
-from core.types import Chunk
 from rag.asked import Kind, asked_for, states
 from rag.citations import attribute
-from rag.types import Hit, Passage
+from rag.types import Passage
+from tests.helpers import passages_of
 
 EMB = make_embedder("hash", "256")
 
@@ -28,11 +28,7 @@ SURVEY = (
 
 
 def _passages(*texts: str) -> list[Passage]:
-    chunks = [
-        Chunk(id=f"/d/{i}.md#0", text=t, source=f"/d/{i}.md", chunk_index=0, title="Talk", kind="text", content_hash=str(i))
-        for i, t in enumerate(texts)
-    ]  # fmt: skip
-    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
+    return passages_of(*texts, title="Talk")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from core.types import Chunk
 from rag.citations import attribute
 from rag.concise import asks_for_more_than_a_fact, kept_sentences, restates
 from rag.types import Hit, Passage
-from tests.helpers import ask_options
+from tests.helpers import ask_options, passages_of
 
 EMB = make_embedder("hash", "256")
 
@@ -27,11 +27,7 @@ def passages() -> list[Passage]:
         "Adam uses beta1 0.9 and beta2 0.999 by default.",
         "Residual connections add the identity so gradients flow to early layers.",
     ]
-    chunks = [
-        Chunk(id=f"/d/{i}.md#0", text=t, source=f"/d/{i}.md", chunk_index=0, title="Notes", kind="text", content_hash=str(i))
-        for i, t in enumerate(texts)
-    ]  # fmt: skip
-    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
+    return passages_of(*texts)
 
 
 PADDED = (

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from core.embedder import make_embedder
-from core.types import Chunk
 from rag.citations import attribute
 from rag.grounding import new_words, source_words, ungrounded, unheld_words
-from rag.types import Hit, Passage
+from rag.types import Passage
+from tests.helpers import passages_of
 
 EMB = make_embedder("hash", "256")
 
@@ -41,11 +41,7 @@ def _pool(texts: list[str], lang: str) -> set[str]:
 
 
 def passages(*texts: str) -> list[Passage]:
-    chunks = [
-        Chunk(id=f"/d/{i}.pdf#0", text=t, source=f"/d/{i}.pdf", chunk_index=0, title="Apuntes", kind="pdf", content_hash=str(i))
-        for i, t in enumerate(texts)
-    ]  # fmt: skip
-    return [Passage(i + 1, Hit(c), [c], c.text) for i, c in enumerate(chunks)]
+    return passages_of(*texts, suffix="pdf", title="Apuntes", kind="pdf")
 
 
 def test_new_words_leave_out_what_the_question_said() -> None:
