@@ -48,7 +48,7 @@ _PERCENT = re.compile(
     r"%|\bpor\s*ciento\b|\bper\s*cent\b|\bpercent\b|\bporcentaje\b|\bmitad\b|\bhalf\b|\btercio\b|\bthird\b|\bcuarto\b|\bquarter\b"
 )
 _PER_CENT = re.compile(r"\b(?:por\s*ciento|per\s*cent|percent)\b")
-_PERCENT_AFTER = re.compile(r"\s*%")
+_SHARE = re.compile(r"[\w.,]+\s*%")
 _YEAR = re.compile(
     r"(?<![\d.,])\d{2,4}(?![\d.,]\d)|\b(?:mil|thousand|hundred|cientos|novecientos|ochocientos)\b"
 )
@@ -68,16 +68,7 @@ def states(text: str, kind: Kind) -> bool:
         return bool(_PERCENT.search(folded))
     if kind == "year":
         return bool(_YEAR.search(folded))
-    # "por ciento" holds a number word of its own ("ciento"): read as the sign it stands for.
-    folded = _PER_CENT.sub(" %", folded)
-    return bool(_COUNT_WORDS.search(folded)) or any(
-        not _PERCENT_AFTER.match(folded, m.end()) for m in _numerals(folded)
-    )
-
-
-def _numerals(folded: str) -> list[re.Match[str]]:
-    """Where each number of `folded` stands (digits or number words)."""
-    out = []
-    for token in numbers(folded):
-        out += list(re.finditer(rf"(?<!\w){re.escape(token)}(?!\w)", folded))
-    return out
+    # "por ciento" holds a number word of its own ("ciento"): read as the sign it stands for, and
+    # every share ("100%", "cien %") set aside before the numbers are read.
+    counted = _SHARE.sub(" ", _PER_CENT.sub(" %", folded))
+    return bool(_COUNT_WORDS.search(counted) or numbers(counted))

@@ -64,8 +64,7 @@ def best_sentence(
     chose any sentence with a 2 in it ("ε/2", a list item's "2)"). `asked`: `claim` is a question,
     compared as the embedder's query, which finds the sentence answering it rather than the one
     reading like it (support_matrix)."""
-    speakers = {name for c in passage.chunks for name in c.speakers}
-    candidates = [_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text))] or [passage.text]
+    candidates = _sentences(passage) or [passage.text]
     scores = support_matrix([claim], candidates, embed, asked=asked)[0]
     facts = claim if stated is None else stated
     shared = [shared_numbers(facts, c) for c in candidates]
@@ -76,13 +75,17 @@ def best_sentence(
 def best_stating(question: str, passage: Passage, embed: Embed, keep: Callable[[str], bool]) -> str | None:
     """Among the passage sentences that `keep` accepts (those stating what the question asks
     for), the one closest to the question compared as a query; None when none is accepted."""
-    speakers = {name for c in passage.chunks for name in c.speakers}
-    sentences = (_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text)))
-    candidates = [s for s in sentences if keep(s)]
+    candidates = [s for s in _sentences(passage) if keep(s)]
     if not candidates:
         return None
     scores = support_matrix([question], candidates, embed, asked=True)[0]
     return candidates[int(np.argmax(scores))]
+
+
+def _sentences(passage: Passage) -> list[str]:
+    """The passage's sentences, each without the "Name:" that opens a speaker's turn."""
+    speakers = {name for c in passage.chunks for name in c.speakers}
+    return [_unopened(c, speakers) for c in sentences_of(unwrapped(passage.text))]
 
 
 def _unopened(sentence: str, speakers: set[str]) -> str:
